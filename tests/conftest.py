@@ -1,0 +1,81 @@
+"""Shared fixtures: our demo server on a free loopback port, and headless Chromium with WebGPU.
+
+`served_app` serves `create_app(models_dir)` from a background thread; bundles put into `served_app.models_dir`
+appear on the next /api/models call (the directory is rescanned). For a server with other bundles use
+`start_server(models_dir)` as a context manager. `chromium` is one SwiftShader-WebGPU browser for the session; make
+a fresh context per test (`chromium.new_context()`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class ServedApp:
+    url: str          # "http://127.0.0.1:PORT" (no trailing slash)
+    host: str
+    port: int
+    models_dir: Path | None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def start_server(models_dir: Path | None = None, domain: str = "cesium", host: str = "127.0.0.1"):
+    import uvicorn
+
+    from web.server import create_app
+
+    port = free_port(host)
+    config = uvicorn.Config(create_app(models_dir, domain), host=host, port=port, log_level="warning",
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"webslm-serve-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"test server on {host}:{port} did not start")
+        time.sleep(0.02)
+    try:
+        yield ServedApp(f"http://{host}:{port}", host, port, models_dir)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def served_app(tmp_path_factory):
+    """The demo server for the whole session. Models come from $WEBSLM_TEST_MODELS_DIR if set, else from an
+    empty temporary directory (the page then runs without a model)."""
+    models_dir = Path(os.environ.get("WEBSLM_TEST_MODELS_DIR") or tmp_path_factory.mktemp("models"))
+    with start_server(models_dir) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium with SwiftShader WebGPU (webslm.browser.launch_chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    from webslm.browser import launch_chromium
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -1,0 +1,76 @@
+"""CLI verbs of the web stage: `webslm serve` (the demo page and model bundles) and `webslm demo`."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from webslm import REPO_ROOT
+from webslm.errors import WebslmError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_MODELS_DIR = REPO_ROOT / "artifacts" / "bundles"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, models_dir: Path | None = DEFAULT_MODELS_DIR,
+          allow_remote: bool = False, domain: str = "cesium") -> int:
+    """Run the demo server until interrupted. Only loopback unless `allow_remote`: the page is a local tool, and
+    WebGPU needs a secure context (http://127.0.0.1 or https) anyway."""
+    import uvicorn
+
+    from web.server import create_app, find_bundles
+
+    if not is_loopback(host) and not allow_remote:
+        raise WebslmError(f"--host {host} is not a loopback address; add --allow-remote to serve other machines "
+                          f"(the page then needs https or a browser flag for WebGPU)")
+    if not is_loopback(host):
+        print(f"WARNING: serving on {host}: anyone who can reach this machine can load the page and the model "
+              f"bundles. Browsers only give WebGPU to https pages or to localhost.", flush=True)
+    if models_dir is not None and not Path(models_dir).is_dir():
+        print(f"note: models dir {models_dir} does not exist yet; the page works without a model "
+              f"(type tool calls as JSON)", flush=True)
+    app = create_app(models_dir, domain)
+    bundles = find_bundles(models_dir)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"model bundles: {', '.join(bundles) or 'none'} (from {models_dir})", flush=True)
+    print(f"demo: http://{shown}:{port}/   (add ?lite=1 for software rendering)", flush=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    except OSError as e:
+        raise WebslmError(f"cannot listen on {host}:{port}: {e}; pick another --port") from None
+    return 0
+
+
+def run_demo(args) -> int:
+    """The demo job. Today: serve the page. Hook: later this runs data -> train -> convert on the embedded base
+    model first (skipping stages whose artefacts exist), then serves the bundles it wrote."""
+    return serve(args.host, args.port, args.models_dir, args.allow_remote)
+
+
+def _add_server_args(p) -> None:
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}, loopback only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
+                   help=f"directory of compiled model bundles, one folder each with webslm-bundle.json "
+                        f"(default {DEFAULT_MODELS_DIR})")
+    p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="serve the offline Cesium demo page and model bundles")
+    _add_server_args(p)
+    p.add_argument("--domain", default="cesium", help="domain pack name or path (default cesium)")
+    p.set_defaults(run=lambda a: serve(a.host, a.port, a.models_dir, a.allow_remote, a.domain))
+    d = sub.add_parser("demo", help="run the whole demo (for now: serve the page and whatever bundles exist)")
+    _add_server_args(d)
+    d.set_defaults(run=run_demo)

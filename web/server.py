@@ -1,0 +1,209 @@
+"""The demo's local server: the page, a minimal offline Cesium build, the web-llm bundle, the domain pack and the
+compiled model bundles under /models/<id>/resolve/main/<file> (web-llm appends `resolve/main/` to a model URL).
+
+Every file goes through `safe_file`: a request path is split into segments and anything that could climb out of its
+root ('..', '.', empty segments, backslashes, drive letters, NUL) is a 404, as are directories (no listings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from webslm import REPO_ROOT
+from webslm.domain import Domain, load_domain
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+CESIUM_DIR = REPO_ROOT / "node_modules" / "cesium" / "Build" / "Cesium"
+WEBLLM_DIR = REPO_ROOT / "node_modules" / "@mlc-ai" / "web-llm" / "lib"
+BUNDLE_MANIFEST = "webslm-bundle.json"
+
+# What the offline viewer actually requests (checked with the page's request log, lite and full): the library, its
+# stylesheets, the imagery/sky/moon/terrain-height/precession assets and the credit logo. Cesium 1.140 starts its
+# geometry workers from blob: URLs, so Workers/ and ThirdParty/ (draco, basis, ...) are not served.
+CESIUM_ALLOWED = (
+    "Cesium.js",
+    "Widgets/",
+    "Assets/Textures/NaturalEarthII/",
+    "Assets/Textures/SkyBox/",
+    "Assets/Textures/moonSmall.jpg",
+    "Assets/Images/",
+    "Assets/approximateTerrainHeights.json",
+    "Assets/IAU2006_XYS/",
+)
+
+MIME_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".wasm": "application/wasm",
+    ".bin": "application/octet-stream",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+    ".map": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".xml": "application/xml",
+}
+
+NO_CACHE = "no-cache"                                   # revalidate: the page and the manifests change while you work
+LIBRARY_CACHE = "public, max-age=86400"                 # node_modules files change only with npm ci
+IMMUTABLE = "public, max-age=31536000, immutable"       # weight shards: a new export writes new md5s and a new URL
+
+_SEGMENT_OK = re.compile(r"^[A-Za-z0-9_.+@\-]+$")
+_MODEL_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+def safe_file(root: Path, rel: str) -> Path:
+    """`root/rel` if it is a regular file inside root, else HTTPException(404). `rel` is the decoded URL path."""
+    segments = rel.split("/")
+    if not rel or any(s in ("", ".", "..") or not _SEGMENT_OK.match(s) for s in segments):
+        raise HTTPException(404)
+    root = root.resolve()
+    path = (root / Path(*segments)).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise HTTPException(404)
+    return path
+
+
+def file_response(path: Path, cache: str) -> FileResponse:
+    media_type = MIME_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    return FileResponse(path, media_type=media_type, headers={"Cache-Control": cache,
+                                                              "X-Content-Type-Options": "nosniff"})
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """One compiled model directory with a webslm-bundle.json manifest."""
+
+    model_id: str
+    root: Path
+    manifest: dict
+
+    @property
+    def model_lib(self) -> str:
+        return self.manifest["model_lib"]
+
+    def version(self) -> str:
+        # web-llm caches the .wasm by URL (only 'localhost' URLs skip its cache), so a re-export to the same
+        # directory must change the URL: a short hash of the library's size and mtime goes into the query.
+        st = (self.root / self.model_lib).stat()
+        return hashlib.sha1(f"{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:10]
+
+
+def find_bundles(models_dir: Path | None) -> dict[str, ModelBundle]:
+    """model_id -> bundle for every `<models_dir>/<dir>/webslm-bundle.json` (and models_dir itself) that is usable.
+    Broken manifests are skipped with a reason printed once per scan; the page must still load."""
+    bundles: dict[str, ModelBundle] = {}
+    if models_dir is None or not Path(models_dir).is_dir():
+        return bundles
+    models_dir = Path(models_dir)
+    candidates = [models_dir] + sorted(p for p in models_dir.iterdir() if p.is_dir())
+    for root in candidates:
+        manifest_path = root / BUNDLE_MANIFEST
+        if not manifest_path.is_file():
+            continue
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            model_id = str(manifest["model_id"])
+            lib = manifest["model_lib"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"webslm serve: skipping {manifest_path}: {e!r}", flush=True)
+            continue
+        if not _MODEL_ID_OK.match(model_id) or not isinstance(lib, str) or not (root / lib).is_file():
+            print(f"webslm serve: skipping {manifest_path}: bad model_id {model_id!r} or missing model_lib {lib!r}",
+                  flush=True)
+            continue
+        bundles.setdefault(model_id, ModelBundle(model_id, root.resolve(), manifest))
+    return bundles
+
+
+def domain_payload(domain: Domain) -> dict:
+    return {
+        "name": domain.name,
+        "title": domain.title,
+        "system_prompt": domain.system_prompt,
+        "tools": {name: {"name": t.name, "description": t.description, "parameters": t.parameters}
+                  for name, t in domain.tools.items()},
+        "emission_schema": domain.emission_schema(),
+        "gazetteer_url": "/domain/gazetteer.json" if domain.gazetteer_path else None,
+    }
+
+
+def create_app(models_dir: Path | None = None, domain: str | Path = "cesium") -> FastAPI:
+    """The demo app. `models_dir` is rescanned on every /api/models call, so bundles written while the server runs
+    show up on the next page load."""
+    dom = load_domain(domain)
+    payload = domain_payload(dom)
+    app = FastAPI(title="webslm demo", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/")
+    def index():
+        return file_response(STATIC_DIR / "index.html", NO_CACHE)
+
+    @app.get("/static/{rel:path}")
+    def static(rel: str):
+        return file_response(safe_file(STATIC_DIR, rel), NO_CACHE)
+
+    @app.get("/cesium/{rel:path}")
+    def cesium(rel: str):
+        if not any(rel == a or (a.endswith("/") and rel.startswith(a)) for a in CESIUM_ALLOWED):
+            raise HTTPException(404)
+        return file_response(safe_file(CESIUM_DIR, rel), LIBRARY_CACHE)
+
+    @app.get("/vendor/web-llm/{rel:path}")
+    def webllm(rel: str):
+        if rel not in ("index.js", "index.js.map"):
+            raise HTTPException(404)
+        return file_response(safe_file(WEBLLM_DIR, rel), LIBRARY_CACHE)
+
+    @app.get("/api/domain")
+    def api_domain():
+        return JSONResponse(payload, headers={"Cache-Control": NO_CACHE})
+
+    @app.get("/domain/gazetteer.json")
+    def gazetteer():
+        if dom.gazetteer_path is None:
+            raise HTTPException(404)
+        return file_response(dom.gazetteer_path, NO_CACHE)
+
+    @app.get("/api/models")
+    def api_models(request: Request):
+        base = str(request.base_url).rstrip("/")
+        models = []
+        for model_id, b in find_bundles(models_dir).items():
+            url = f"{base}/models/{model_id}/"
+            models.append({
+                "model": url,
+                "model_id": model_id,
+                "model_lib": f"{url}resolve/main/{b.model_lib}?v={b.version()}",
+                "required_features": list(b.manifest.get("required_features", [])),
+                "overrides": dict(b.manifest.get("overrides", {})),
+                "quantization": b.manifest.get("quantization"),
+                "low_resource_required": bool(b.manifest.get("low_resource_required", True)),
+                **({"vram_required_MB": b.manifest["vram_required_MB"]} if "vram_required_MB" in b.manifest else {}),
+            })
+        return JSONResponse({"models": models}, headers={"Cache-Control": NO_CACHE})
+
+    @app.get("/models/{model_id}/resolve/main/{rel:path}")
+    def model_file(model_id: str, rel: str):
+        bundle = find_bundles(models_dir).get(model_id)
+        if bundle is None:
+            raise HTTPException(404)
+        path = safe_file(bundle.root, rel)
+        return file_response(path, IMMUTABLE if path.name.startswith("params_shard_") else NO_CACHE)
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc):
+        return Response("not found\n", status_code=404, media_type="text/plain")
+
+    return app

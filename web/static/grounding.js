@@ -1,0 +1,92 @@
+// Place grounding in the browser: the same gazetteer file and the same matching rules as webslm/grounding.py
+// (normalize_place_name, Gazetteer.resolve, ground_call). tests/test_web_grounding.py checks both agree.
+
+export const COORDINATE_KEYS = ["longitude", "latitude"];
+export const PLACE_KEY = "place";
+const GAZETTEER_FORMAT = "webslm-gazetteer/1";
+
+// 'São  Paulo!' -> 'sao paulo'. Python strips characters with a non-zero combining class after NFKD; nonspacing
+// marks (\p{Mn}) are the JS equivalent for every name in the gazetteer.
+export function normalizePlaceName(text) {
+  let s = String(text).normalize("NFKD").replace(/\p{Mn}/gu, "").toLowerCase();
+  s = s.replace(/[^a-z0-9,]+/g, " ").replace(/\s*,\s*/g, ",");
+  return s.replace(/^[ ,]+|[ ,]+$/g, "");
+}
+
+export class Gazetteer {
+  constructor(data) {
+    if (!data || data.format !== GAZETTEER_FORMAT) {
+      throw new Error(`not a ${GAZETTEER_FORMAT} file (format=${data && data.format})`);
+    }
+    this.places = data.places.map((p) => ({ name: p.name, country: p.country, longitude: p.lon, latitude: p.lat,
+                                             population: p.pop }));
+    this.countries = new Map(Object.entries(data.countries));  // normalised country name -> ISO code
+    this.names = new Map();
+    this.aliases = new Map();
+    data.places.forEach((p, i) => {  // places are sorted by population, biggest first: first one wins
+      const own = normalizePlaceName(p.name);
+      if (!this.names.has(own)) this.names.set(own, i);
+      for (const alias of p.aliases || []) {
+        const key = normalizePlaceName(alias);
+        if (!this.aliases.has(key)) this.aliases.set(key, i);
+      }
+    });
+    this.byCountry = new Map();  // "key\u0000CC" -> index
+    for (const table of [this.names, this.aliases]) {
+      for (const [key, i] of table) {
+        const k = key + "\u0000" + this.places[i].country;
+        if (!this.byCountry.has(k)) this.byCountry.set(k, i);
+      }
+    }
+    this.capitals = new Map();
+    for (const [code, capital] of Object.entries(data.capitals)) {
+      this.capitals.set(code, this.names.get(normalizePlaceName(capital)));
+    }
+  }
+
+  resolve(name) {
+    const key = normalizePlaceName(name);
+    if (!key) return null;
+    for (const table of [this.names, this.aliases]) {
+      if (table.has(key)) return this.places[table.get(key)];
+    }
+    if (this.countries.has(key)) {
+      const i = this.capitals.get(this.countries.get(key));
+      if (i !== undefined && i !== null) return this.places[i];
+    }
+    const comma = key.lastIndexOf(",");
+    if (comma >= 0) {
+      const city = key.slice(0, comma);
+      const qualifier = key.slice(comma + 1);
+      const code = this.countries.has(qualifier) ? this.countries.get(qualifier) : qualifier.toUpperCase();
+      const i = this.byCountry.get(city + "\u0000" + code);
+      if (i !== undefined) return this.places[i];
+      return city ? this.resolve(city) : null;
+    }
+    return null;
+  }
+}
+
+// Replace every {"place": NAME} by the gazetteer's longitude/latitude. Returns {call, problems}; input untouched.
+export function groundCall(output, gazetteer) {
+  const problems = [];
+  function walk(node, path) {
+    if (Array.isArray(node)) return node.map((item, i) => walk(item, `${path}[${i}]`));
+    if (node === null || typeof node !== "object") return node;
+    const out = {};
+    for (const [k, v] of Object.entries(node)) {
+      if (k !== PLACE_KEY) out[k] = walk(v, path ? `${path}.${k}` : k);
+    }
+    if (Object.prototype.hasOwnProperty.call(node, PLACE_KEY)) {
+      const name = node[PLACE_KEY];
+      const place = typeof name === "string" && gazetteer ? gazetteer.resolve(name) : null;
+      if (!place) {
+        problems.push({ field: `${path}.${PLACE_KEY}`, message: `unknown place ${JSON.stringify(name)}` });
+        return out;
+      }
+      return { [COORDINATE_KEYS[0]]: place.longitude, [COORDINATE_KEYS[1]]: place.latitude, ...out };
+    }
+    return out;
+  }
+  return { call: walk(output, ""), problems };
+}

@@ -1,0 +1,1 @@
+"""The dataset stage: generate, verify, convert, split, import and describe instruction -> tool-call records."""

@@ -1,0 +1,501 @@
+"""Synthetic instruction -> tool-call records from a domain's phrase templates (a data file, see templates.json).
+
+The engine knows nothing about globes: a template is a sentence pattern for one tool, with
+
+  {name}      a phrase list (one entry is picked and expanded in turn) or a slot (a value generator),
+  [ ... ]     an optional part (kept with probability settings.optional_rate),
+  (a|b|c)     an inline choice,
+
+and `args` says which slot fills which argument ("*" spreads an object slot, such as a location, into the
+arguments). Optional parts that are dropped take their arguments with them, so optional arguments come out both
+present and absent. Slot kinds (choice, number, quantity, color, label, place, coordinates, location, locations,
+datetime) are described in `SLOT_KINDS` below; their settings are data.
+
+Text a slot produces (place names, numbers, colors) is never touched by the typo and casing noise, because the
+output copies it exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from webslm.domain import Domain
+from webslm.errors import WebslmError
+from webslm.grounding import Gazetteer, Place
+
+TEMPLATES_FORMAT = "webslm-templates/1"
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+
+
+@dataclass
+class Piece:
+    text: str
+    protected: bool  # slot text: copied into the output, so no typos or case changes
+
+
+@dataclass
+class Expansion:
+    pieces: list[Piece] = field(default_factory=list)
+    values: dict = field(default_factory=dict)  # slot name -> value
+    places: list[str] = field(default_factory=list)  # canonical "Name, CC" of every place used
+
+
+# ---------------------------------------------------------------------------------------------------- templates
+
+
+def load_templates(domain: Domain) -> dict:
+    path = domain.templates_path
+    if path is None or not path.is_file():
+        raise WebslmError(f"domain {domain.name!r} has no phrase templates (domain.json 'templates_file' -> {path})")
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise WebslmError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+    if spec.get("format") != TEMPLATES_FORMAT:
+        raise WebslmError(f"{path}: 'format' must be {TEMPLATES_FORMAT!r}")
+    both = sorted(set(spec.get("phrases", {})) & set(spec.get("slots", {})))
+    if both:
+        raise WebslmError(f"{path}: {both} named both as a phrase list and as a slot; rename one")
+    ids = [t["id"] for t in spec["templates"]]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise WebslmError(f"{path}: duplicate template ids {duplicates}")
+    for t in spec["templates"]:
+        if t["tool"] not in domain.tools:
+            raise WebslmError(f"{path}: template {t['id']!r} names unknown tool {t['tool']!r}")
+    return spec
+
+
+def parse_pattern(text: str) -> list:
+    """'fly to {where}[ at {height}]' -> nested nodes: str | ("ref", name) | ("opt", nodes) | ("alt", [nodes])."""
+    nodes, pos = _parse_seq(text, 0, "")
+    if pos != len(text):
+        raise WebslmError(f"template pattern {text!r}: unbalanced bracket at column {pos + 1}")
+    return nodes
+
+
+def _parse_seq(text: str, pos: int, stop: str) -> tuple[list, int]:
+    nodes, buf = [], ""
+    while pos < len(text):
+        c = text[pos]
+        if c in stop:
+            break
+        if c == "{":
+            end = text.index("}", pos)
+            if buf:
+                nodes.append(buf)
+                buf = ""
+            nodes.append(("ref", text[pos + 1:end]))
+            pos = end + 1
+        elif c == "[":
+            if buf:
+                nodes.append(buf)
+                buf = ""
+            inner, pos = _parse_seq(text, pos + 1, "]")
+            nodes.append(("opt", inner))
+            pos += 1
+        elif c == "(":
+            if buf:
+                nodes.append(buf)
+                buf = ""
+            options = []
+            while True:
+                inner, pos = _parse_seq(text, pos + 1, "|)")
+                options.append(inner)
+                if pos >= len(text) or text[pos] == ")":
+                    break
+            nodes.append(("alt", options))
+            pos += 1
+        else:
+            buf += c
+            pos += 1
+    if buf:
+        nodes.append(buf)
+    return nodes, pos
+
+
+# ---------------------------------------------------------------------------------------------------- generator
+
+
+class RecordGenerator:
+    def __init__(self, domain: Domain, spec: dict, seed: int):
+        self.domain = domain
+        self.spec = spec
+        self.settings = spec.get("settings", {})
+        self.rng = random.Random(seed)
+        self.phrases = {k: [parse_pattern(v) for v in vs] for k, vs in spec.get("phrases", {}).items()}
+        self.slots = spec.get("slots", {})
+        self.templates = [dict(t, patterns=[parse_pattern(p) for p in _as_list(t["text"])])
+                          for t in spec["templates"]]
+        self.template_weights = [t.get("weight", 1.0) for t in self.templates]
+        self._pattern_cache: dict[str, list] = {}
+        self.places = PlacePicker(domain, spec.get("places", {}), self.rng) if "places" in spec else None
+
+    def generate(self, template: dict | None = None) -> dict:
+        t = template or self.rng.choices(self.templates, weights=self.template_weights)[0]
+        exp = Expansion()
+        self._expand(self.rng.choice(t["patterns"]), exp)
+        arguments = {}
+        for arg, source in t.get("args", {}).items():
+            value = self._arg_value(source, exp)
+            if value is None:
+                continue
+            if arg == "*":
+                arguments.update(value)
+            else:
+                arguments[arg] = value
+        order = list(self.domain.tools[t["tool"]].parameters.get("properties", {}))
+        arguments = dict(sorted(arguments.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else -1))
+        instruction = self._finish(exp.pieces)
+        output = json.dumps({"tool": t["tool"], "arguments": arguments}, ensure_ascii=False)
+        return {"instruction": instruction, "output": output,
+                "meta": {"template": t["id"], "places": exp.places}}
+
+    def _arg_value(self, source, exp: Expansion):
+        if isinstance(source, list):  # the first of these slots that the sentence used
+            return next((v for v in (self._arg_value(s, exp) for s in source) if v is not None), None)
+        if isinstance(source, dict):
+            if "const" in source:
+                needs = source.get("when")
+                return source["const"] if needs is None or needs in exp.values else None
+            value = exp.values.get(source["slot"])
+            if value is None:
+                return None
+            return _number(value * source.get("scale", 1))
+        return exp.values.get(source)
+
+    # expansion ---------------------------------------------------------------------------------------------
+
+    def _expand(self, nodes: list, exp: Expansion) -> None:
+        for node in nodes:
+            if isinstance(node, str):
+                exp.pieces.append(Piece(node, False))
+            elif node[0] == "opt":
+                if self.rng.random() < self.settings.get("optional_rate", 0.5):
+                    self._expand(node[1], exp)
+            elif node[0] == "alt":
+                self._expand(self.rng.choice(node[1]), exp)
+            else:
+                self._expand_ref(node[1], exp)
+
+    def _expand_ref(self, name: str, exp: Expansion) -> None:
+        if name in self.phrases:
+            self._expand(self.rng.choice(self.phrases[name]), exp)
+        elif name in self.slots:
+            if name in exp.values:
+                raise WebslmError(f"templates: slot {{{name}}} used twice in one sentence")
+            text, value = self._fill_slot(self.slots[name], exp)
+            exp.values[name] = value
+            exp.pieces.append(Piece(text, True))
+        else:
+            raise WebslmError(f"templates: {{{name}}} is neither a phrase list nor a slot")
+
+    def _fill_slot(self, slot: dict, exp: Expansion) -> tuple[str, object]:
+        kind = slot["kind"]
+        if kind not in SLOT_KINDS:
+            raise WebslmError(f"templates: unknown slot kind {kind!r}; known: {sorted(SLOT_KINDS)}")
+        return SLOT_KINDS[kind](self, slot, exp)
+
+    # noise ---------------------------------------------------------------------------------------------------
+
+    def _finish(self, pieces: list[Piece]) -> str:
+        s, rng = self.settings, self.rng
+        pieces = [Piece(p.text, p.protected) for p in pieces if p.text]
+        if rng.random() < s.get("typo_rate", 0.0):
+            _inject_typo(pieces, rng)
+        style = rng.random()
+        if style < s.get("lowercase_rate", 0.0):
+            pieces = [p if p.protected else Piece(p.text.lower(), False) for p in pieces]
+        elif pieces and not pieces[0].protected and style < s.get("lowercase_rate", 0.0) + s.get("capitalize_rate", 0.0):
+            pieces[0] = Piece(pieces[0].text[:1].upper() + pieces[0].text[1:], False)
+        text = "".join(p.text for p in pieces)
+        endings = s.get("endings", {"": 1})
+        text = re.sub(r"\s+", " ", text).strip() + rng.choices(list(endings), weights=list(endings.values()))[0]
+        return text
+
+
+def _inject_typo(pieces: list[Piece], rng: random.Random) -> None:
+    words = [(i, m) for i, p in enumerate(pieces) if not p.protected
+             for m in re.finditer(r"[A-Za-z]{4,}", p.text)]
+    if not words:
+        return
+    i, m = rng.choice(words)
+    w = m.group()
+    k = rng.randrange(1, len(w) - 1)
+    kind = rng.randrange(3)
+    if kind == 0:
+        typo = w[:k] + w[k + 1] + w[k] + w[k + 2:]  # swap two letters
+    elif kind == 1:
+        typo = w[:k] + w[k + 1:]  # drop one
+    else:
+        typo = w[:k] + w[k] + w[k:]  # double one
+    text = pieces[i].text
+    pieces[i] = Piece(text[:m.start()] + typo + text[m.end():], False)
+
+
+def _as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def _number(x: float):
+    """A JSON number as a person would write it: 5000 not 5000.0, 4876.8 not 4876.800000001."""
+    x = round(float(x), 6)
+    return int(x) if x == int(x) else x
+
+
+def _format_number(rng: random.Random, value: float, decimals: int, spec: dict) -> str:
+    text = f"{value:.{decimals}f}"
+    if decimals == 0 and abs(value) >= 1000 and rng.random() < spec.get("thousands_rate", 0.3):
+        text = f"{int(value):,}"
+    return text
+
+
+def _draw(rng: random.Random, spec: dict) -> tuple[float, int]:
+    """A number in [min, max], log-uniform when spec.log, rounded to one of spec.decimals (a 'nice' number)."""
+    lo, hi = spec["min"], spec["max"]
+    if spec.get("log"):
+        v = math.exp(rng.uniform(math.log(lo), math.log(hi)))
+    else:
+        v = rng.uniform(lo, hi)
+    decimals = rng.choice(spec.get("decimals", [0]))
+    if decimals == 0 and spec.get("round_to"):
+        step = rng.choice(spec["round_to"])
+        v = max(step, round(v / step) * step)
+    v = round(v, decimals)
+    v = min(max(v, lo), hi)
+    return v, decimals
+
+
+# ---------------------------------------------------------------------------------------------------- slot kinds
+
+
+def slot_choice(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """options: {"text": value} or ["text", ...] (text is the value)."""
+    options = slot["options"]
+    if isinstance(options, list):
+        text = gen.rng.choice(options)
+        return text, text
+    text = gen.rng.choice(list(options))
+    return text, options[text]
+
+
+def slot_number(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """min, max, decimals: [0, 1], log: bool, round_to: [steps]; the text is the number as written."""
+    value, decimals = _draw(gen.rng, slot)
+    return _format_number(gen.rng, value, decimals, slot), _number(value)
+
+
+def slot_quantity(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """units: {unit: {"factor": to target unit, "names": [" km", "km", ...], "min", "max", ...}}; the value is
+    converted to the target unit (e.g. '16,000 feet' -> 4876.8 metres)."""
+    unit_name = gen.rng.choices(list(slot["units"]), weights=[u.get("weight", 1) for u in slot["units"].values()])[0]
+    unit = slot["units"][unit_name]
+    number, decimals = _draw(gen.rng, {**slot, **unit})
+    text = _format_number(gen.rng, number, decimals, unit) + gen.rng.choice(unit["names"])
+    return text, _number(round(number * unit.get("factor", 1), slot.get("value_decimals", 2)))
+
+
+def slot_color(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """names: {"dark green": "darkgreen"}, hex_rate: share written as #RRGGBB (value copied as written)."""
+    if gen.rng.random() < slot.get("hex_rate", 0.2):
+        text = "#" + "".join(gen.rng.choice("0123456789abcdef") for _ in range(6))
+        text = text.upper() if gen.rng.random() < 0.5 else text
+        return text, text
+    return slot_choice(gen, {"options": slot["names"]}, exp)
+
+
+def slot_label(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """options: ["Home", ...]; quotes: ['"', "'"] wrap the text sometimes; the value is the bare label."""
+    label = gen.rng.choice(slot["options"])
+    if gen.rng.random() < slot.get("quote_rate", 0.3):
+        q = gen.rng.choice(slot.get("quotes", ['"', "'"]))
+        return f"{q}{label}{q}", label
+    return label, label
+
+
+def slot_place(gen: RecordGenerator, slot: dict, exp: Expansion):
+    text, canonical = gen.places.pick(slot)
+    while slot.get("no_comma") and "," in text:  # "Bangkok, Thailand, Chandler" cannot be read as a list
+        text, canonical = gen.places.pick(slot)
+    exp.places.append(canonical)
+    return text, {"place": text}
+
+
+def slot_coordinates(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """notations: ["{lat_abs}{ns} {lon_abs}{ew}", "lat {lat} lon {lon}", "({lon}, {lat})", ...]"""
+    rng = gen.rng
+    decimals = rng.choice(slot.get("decimals", [1, 2, 3, 4]))
+    lat = round(rng.uniform(-85, 85), decimals)
+    lon = round(rng.uniform(-180, 180), decimals)
+    if gen.places and rng.random() < slot.get("near_place_rate", 0.5):
+        place = gen.places.random_place()  # coordinates of real cities look like what people type
+        lat, lon = round(place.latitude, decimals), round(place.longitude, decimals)
+    fmt = lambda v: f"{v:.{decimals}f}"  # noqa: E731
+    text = rng.choice(slot["notations"]).format(
+        lat=fmt(lat), lon=fmt(lon), lat_abs=fmt(abs(lat)), lon_abs=fmt(abs(lon)),
+        ns="N" if lat >= 0 else "S", ew="E" if lon >= 0 else "W",
+        ns_word="north" if lat >= 0 else "south", ew_word="east" if lon >= 0 else "west")
+    return text, {"longitude": _number(lon), "latitude": _number(lat)}
+
+
+def slot_location(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """A place (most of the time) or explicit coordinates: coordinates_rate, place: {...}, coordinates: {...}."""
+    if gen.rng.random() < slot.get("coordinates_rate", 0.2):
+        return slot_coordinates(gen, gen.slots[slot["coordinates"]], exp)
+    place_slot = gen.slots[slot["place"]] if "place" in slot else {}
+    return slot_place(gen, {**place_slot, "no_comma": slot.get("no_comma", False)}, exp)
+
+
+def slot_locations(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """min..max locations joined as a list: item (a location slot name), joiners: [[", ", " and "], ...]."""
+    n = gen.rng.randint(slot["min"], slot["max"])
+    item = gen.slots[slot["item"]]
+    as_coordinates = gen.rng.random() < item.get("coordinates_rate", 0.2)
+    texts, values = [], []
+    for _ in range(n):
+        one = dict(item, coordinates_rate=1.0 if as_coordinates else 0.0, no_comma=True)
+        text, value = slot_location(gen, one, exp)
+        if not as_coordinates and text.lower() in (t.lower() for t in texts):
+            text, value = slot_location(gen, one, exp)  # a route through the same place twice reads oddly
+        texts.append(text)
+        values.append(value)
+    sep, last = gen.rng.choice(slot["joiners"])
+    return sep.join(texts[:-1]) + last + texts[-1], values
+
+
+def slot_datetime(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """formats: patterns with {month} {mon} {day} {day_ord} {year} {mm} {dd} {h12} {ampm} {HH} {MM} and
+    {noon}/{midnight}; a format without a time of day means midnight. The value is ISO 8601 UTC ('...Z')."""
+    rng = gen.rng
+    fmt = rng.choice(slot["formats"])
+    year = rng.randint(slot.get("min_year", 1990), slot.get("max_year", 2035))
+    month = rng.randint(1, 12)
+    day = rng.randint(1, 28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31)
+    hour, minute = 0, 0
+    if "{noon}" in fmt:
+        hour = 12
+    elif "{h12}" in fmt:
+        hour, minute = rng.randint(0, 23), rng.choice([0, 0, 0, 15, 30, 45])
+    elif "{HH}" in fmt:
+        hour, minute = rng.randint(0, 23), rng.choice([0, 0, 5, 10, 15, 20, 30, 40, 45, 50])
+    h12 = hour % 12 or 12
+    ordinal = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    text = fmt.format(
+        month=MONTHS[month - 1], mon=MONTHS[month - 1][:3], day=day, day_ord=f"{day}{ordinal}", year=year,
+        mm=f"{month:02d}", dd=f"{day:02d}", HH=f"{hour:02d}", MM=f"{minute:02d}",
+        h12=f"{h12}" if minute == 0 else f"{h12}:{minute:02d}", ampm="am" if hour < 12 else "pm",
+        noon="noon", midnight="midnight")
+    return text, f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00Z"
+
+
+SLOT_KINDS = {
+    "choice": slot_choice, "number": slot_number, "quantity": slot_quantity, "color": slot_color,
+    "label": slot_label, "place": slot_place, "coordinates": slot_coordinates, "location": slot_location,
+    "locations": slot_locations, "datetime": slot_datetime,
+}
+
+
+# ---------------------------------------------------------------------------------------------------- places
+
+
+class PlacePicker:
+    """Draws places from the gazetteer: a share from a hand-picked well-known list, the rest weighted by
+    population (sqrt, so the long tail is covered), written as the name, an alias, a country, or 'Name, Country'.
+    Every written form is checked to resolve back to the intended place."""
+
+    def __init__(self, domain: Domain, spec: dict, rng: random.Random):
+        if domain.gazetteer_path is None:
+            raise WebslmError(f"domain {domain.name!r} has place slots but no gazetteer")
+        self.g = Gazetteer.load(domain.gazetteer_path)
+        self.spec, self.rng = spec, rng
+        self.country_names = {code: _title(name) for name, code in sorted(self.g.countries.items())}
+        self.famous = [self._checked(name) for name in spec.get("well_known", [])]
+        self.aliases = [(alias, self._checked(alias)) for alias in spec.get("aliases", [])]
+        self.countries = [(name, self._checked(name)) for name in spec.get("countries", [])]
+        weight = spec.get("population_exponent", 0.5)
+        self.weights = [p.population ** weight for p in self.g.places]
+
+    def _checked(self, text: str) -> Place:
+        place = self.g.resolve(text)
+        if place is None:
+            raise WebslmError(f"templates: place {text!r} does not resolve in the gazetteer")
+        return place
+
+    def random_place(self) -> Place:
+        return self.rng.choices(self.g.places, weights=self.weights)[0]
+
+    def pick(self, slot: dict) -> tuple[str, str]:
+        s, rng = {**self.spec, **slot}, self.rng
+        r = rng.random()
+        if r < s.get("alias_rate", 0.05) and self.aliases:
+            text, place = rng.choice(self.aliases)
+        elif r < s.get("alias_rate", 0.05) + s.get("country_rate", 0.0) and self.countries:
+            text, place = rng.choice(self.countries)
+        else:
+            text = None
+            while text is None:  # a few small places share name and country with a bigger one: draw again
+                place = rng.choice(self.famous) if rng.random() < s.get("well_known_rate", 0.4) else self.random_place()
+                text = self._written(place, s)
+        if rng.random() < s.get("lowercase_rate", 0.0):
+            text = text.lower()
+        return text, f"{place.name}, {place.country}"
+
+    def _written(self, place: Place, s: dict) -> str | None:
+        text = place.name
+        if self.rng.random() < s.get("ascii_rate", 0.3):
+            text = _ascii(text)
+        resolved = self.g.resolve(text)
+        if resolved is not place or self.rng.random() < s.get("qualified_rate", 0.05):
+            country = self.country_names.get(place.country, place.country)
+            text = f"{text}, {country}" if self.rng.random() < 0.7 else f"{text}, {place.country}"
+            if self.g.resolve(text) is not place:
+                return None
+        return text
+
+
+def _ascii(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _title(name: str) -> str:
+    small = {"and", "of", "the", "da", "de"}
+    return " ".join(w if w in small and i else w.capitalize() for i, w in enumerate(name.split()))
+
+
+# ---------------------------------------------------------------------------------------------------- entry point
+
+
+def generate_records(domain: Domain, n: int, seed: int, progress: bool = False) -> list[dict]:
+    """n records, the same for the same (domain files, n, seed). Every record is checked against the contract;
+    a failure is a bug in the templates and stops generation with the template's id."""
+    from train.dataset.verify import RecordChecker
+
+    gen = RecordGenerator(domain, load_templates(domain), seed)
+    checker = RecordChecker(domain)
+    steps = range(n)
+    if progress:
+        from tqdm import tqdm
+
+        steps = tqdm(steps, desc="generate", unit=" rec", mininterval=1.0, leave=False)
+    records = []
+    for i in steps:
+        record = gen.generate()
+        problems = checker.check(record, f"record {i + 1} (template {record['meta']['template']})")
+        if problems:
+            raise WebslmError(f"generated record fails the contract: {problems[0]}\n  {json.dumps(record)}")
+        records.append(record)
+    return records
+
+
+def write_generated(domain: Domain, n: int, seed: int, out: Path, progress: bool = True) -> int:
+    from train.dataset.records import write_records
+
+    return write_records(out, generate_records(domain, n, seed, progress=progress))
+

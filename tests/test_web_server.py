@@ -1,0 +1,186 @@
+"""The demo server without a browser: paths that must not escape, MIME types, caching, the model list, loopback."""
+
+from __future__ import annotations
+
+import http.client
+import json
+
+import pytest
+
+from webslm.domain import load_domain
+from webslm.errors import WebslmError
+
+from conftest import start_server
+
+SHARD = b"\x00\x01" * 64
+WASM = b"\x00asm\x01\x00\x00\x00"
+
+
+def write_bundle(root, model_id, quantization, features=()):
+    d = root / model_id
+    d.mkdir(parents=True)
+    (d / "mlc-chat-config.json").write_text('{"model_type": "llama"}')
+    (d / "tensor-cache.json").write_text('{"records": []}')
+    (d / "params_shard_0.bin").write_bytes(SHARD)
+    (d / "tokenizer.json").write_text("{}")
+    (d / f"{model_id}-webgpu.wasm").write_bytes(WASM)
+    (d / "webslm-bundle.json").write_text(json.dumps({
+        "model_id": model_id, "quantization": quantization, "model_lib": f"{model_id}-webgpu.wasm",
+        "required_features": list(features), "overrides": {"context_window_size": 1024}}))
+    return d
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    models = tmp_path_factory.mktemp("models")
+    write_bundle(models, "tiny-q4f32_1", "q4f32_1")
+    write_bundle(models, "tiny-q4f16_1", "q4f16_1", ["shader-f16"])
+    (models / "secret.txt").write_text("outside every bundle")
+    (models / "broken").mkdir()
+    (models / "broken" / "webslm-bundle.json").write_text("{not json")
+    with start_server(models) as served:
+        yield served
+
+
+def get(server, path, headers=None):
+    """A raw GET: http.client sends the path byte for byte (no '..' folding, no re-encoding)."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    conn.request("GET", path, headers=headers or {})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), body
+
+
+TRAVERSALS = [
+    "/static/../server.py",
+    "/static/../../pyproject.toml",
+    "/static/%2e%2e/server.py",
+    "/static/%2E%2E/%2E%2E/pyproject.toml",
+    "/static/..%2fserver.py",
+    "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
+    "/static/..%5cserver.py",
+    "/static/..\\server.py",
+    "/static//etc/passwd",
+    "/static/%2fetc%2fpasswd",
+    "/static/C:%5cWindows%5cwin.ini",
+    "/static/./index.html",
+    "/cesium/Assets/../../../../package.json",
+    "/cesium/Assets/%2e%2e/%2e%2e/%2e%2e/package.json",
+    "/cesium//etc/passwd",
+    "/vendor/web-llm/../../cesium/package.json",
+    "/vendor/web-llm/%2e%2e/package.json",
+    "/models/tiny-q4f32_1/resolve/main/../secret.txt",
+    "/models/tiny-q4f32_1/resolve/main/%2e%2e/secret.txt",
+    "/models/tiny-q4f32_1/resolve/main/%2e%2e%2fsecret.txt",
+    "/models/tiny-q4f32_1/resolve/main/..%5csecret.txt",
+    "/models/%2e%2e/resolve/main/secret.txt",
+    "/models/tiny-q4f32_1/resolve/main//etc/passwd",
+    "/domain/../webslm/grounding.py",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_path_traversal_is_404(server, path):
+    status, _, body = get(server, path)
+    assert status == 404, (path, status, body[:200])
+
+
+@pytest.mark.parametrize("path", [
+    "/nope", "/static/", "/static/missing.js", "/cesium/", "/cesium/Assets/", "/cesium/Assets/Textures/",
+    "/cesium/ThirdParty/draco_decoder.wasm", "/cesium/index.js", "/vendor/web-llm/", "/vendor/web-llm/config.d.ts",
+    "/models/", "/models/tiny-q4f32_1/", "/models/tiny-q4f32_1/resolve/main/", "/models/unknown/resolve/main/x.json",
+    "/models/broken/resolve/main/webslm-bundle.json", "/docs", "/openapi.json",
+])
+def test_unknown_paths_and_directories_are_404(server, path):
+    status, _, _ = get(server, path)
+    assert status == 404, path
+
+
+@pytest.mark.parametrize("path, mime", [
+    ("/", "text/html"),
+    ("/static/app.js", "text/javascript"),
+    ("/static/worker.js", "text/javascript"),
+    ("/static/style.css", "text/css"),
+    ("/cesium/Cesium.js", "text/javascript"),
+    ("/cesium/Widgets/widgets.css", "text/css"),
+    ("/cesium/Assets/approximateTerrainHeights.json", "application/json"),
+    ("/cesium/Assets/Textures/NaturalEarthII/0/0/0.jpg", "image/jpeg"),
+    ("/vendor/web-llm/index.js", "text/javascript"),
+    ("/domain/gazetteer.json", "application/json"),
+    ("/api/domain", "application/json"),
+    ("/models/tiny-q4f32_1/resolve/main/tiny-q4f32_1-webgpu.wasm", "application/wasm"),
+    ("/models/tiny-q4f32_1/resolve/main/params_shard_0.bin", "application/octet-stream"),
+    ("/models/tiny-q4f32_1/resolve/main/mlc-chat-config.json", "application/json"),
+    ("/models/tiny-q4f32_1/resolve/main/tensor-cache.json", "application/json"),
+    ("/models/tiny-q4f32_1/resolve/main/tokenizer.json", "application/json"),
+])
+def test_mime_types(server, path, mime):
+    status, headers, _ = get(server, path)
+    assert status == 200, path
+    assert headers["content-type"].split(";")[0] == mime
+
+
+def test_model_files_are_served_and_shards_cached_immutably(server):
+    status, headers, body = get(server, "/models/tiny-q4f32_1/resolve/main/params_shard_0.bin")
+    assert status == 200 and body == SHARD
+    assert "immutable" in headers["cache-control"] and "max-age=31536000" in headers["cache-control"]
+    status, headers, body = get(server, "/models/tiny-q4f32_1/resolve/main/tiny-q4f32_1-webgpu.wasm")
+    assert body == WASM and "immutable" not in headers["cache-control"]
+    assert get(server, "/")[1]["cache-control"] == "no-cache"
+
+
+def test_api_models_gives_web_llm_model_records(server):
+    status, _, body = get(server, "/api/models")
+    models = {m["model_id"]: m for m in json.loads(body)["models"]}
+    assert set(models) == {"tiny-q4f32_1", "tiny-q4f16_1"}  # the broken manifest is skipped, not fatal
+    m = models["tiny-q4f32_1"]
+    assert m["model"] == f"{server.url}/models/tiny-q4f32_1/"
+    assert m["model_lib"].startswith(f"{server.url}/models/tiny-q4f32_1/resolve/main/tiny-q4f32_1-webgpu.wasm?v=")
+    assert m["required_features"] == [] and m["quantization"] == "q4f32_1"
+    assert m["overrides"] == {"context_window_size": 1024}
+    assert models["tiny-q4f16_1"]["required_features"] == ["shader-f16"]
+    # The library URL (with its version query) is fetchable as is.
+    assert get(server, m["model_lib"][len(server.url):])[0] == 200
+
+
+def test_api_domain_matches_the_domain_pack(server):
+    domain = load_domain("cesium")
+    payload = json.loads(get(server, "/api/domain")[2])
+    assert payload["emission_schema"] == domain.emission_schema()
+    assert payload["system_prompt"] == domain.system_prompt
+    assert {k: v["parameters"] for k, v in payload["tools"].items()} == {k: t.parameters for k, t in domain.tools.items()}
+
+
+def test_serve_binds_loopback_by_default_and_refuses_other_hosts(monkeypatch, capsys):
+    import uvicorn
+
+    from web import commands
+    from webslm.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert args.host == "127.0.0.1" and args.port == 8000 and not args.allow_remote
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: calls.append((host, port)))
+    assert commands.serve("127.0.0.1", 8123, None) == 0
+    assert calls == [("127.0.0.1", 8123)]
+    assert "http://127.0.0.1:8123/" in capsys.readouterr().out
+
+    with pytest.raises(WebslmError, match="--allow-remote"):
+        commands.serve("0.0.0.0", 8123, None)
+    assert len(calls) == 1
+
+    assert commands.serve("0.0.0.0", 8124, None, allow_remote=True) == 0
+    assert calls[-1] == ("0.0.0.0", 8124)
+    assert "WARNING" in capsys.readouterr().out
+
+
+def test_demo_verb_serves(monkeypatch):
+    from web import commands
+    from webslm.cli import build_parser
+
+    seen = []
+    monkeypatch.setattr(commands, "serve", lambda *a, **kw: seen.append(a) or 0)
+    args = build_parser().parse_args(["demo", "--port", "8200"])
+    assert args.run(args) == 0 and seen[0][:2] == ("127.0.0.1", 8200)

@@ -1,0 +1,1 @@
+"""Model definitions on tvm.relax.frontend.nn, one per architecture family."""

@@ -7,9 +7,10 @@ const KNOWN = new Set(["type", "properties", "required", "additionalProperties",
   "exclusiveMinimum", "exclusiveMaximum", "enum", "const", "not", "anyOf", "minItems", "maxItems", "items",
   "minLength", "maxLength", "minProperties", "format", "description", "title", "default", "$schema"]);
 
-// What Python's datetime.fromisoformat accepts in the usual forms (after 'Z' -> '+00:00'): a date, optionally
-// with a 'T' or ' ' time of hh:mm[:ss[.fff]] and an offset.
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?(Z|z|[+-]\d{2}:?\d{2}(?::?\d{2})?)?)?$/;
+// The extended ISO 8601 forms Python's datetime.fromisoformat accepts (after 'Z' -> '+00:00'): a date, optionally
+// with a 'T' or ' ' time hh[:mm[:ss[.fff]]] and an offset. Python also takes basic (20240621T1200) and week dates
+// (2024-W25-5); the browser refuses those, so it is never laxer than the Python check.
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?(Z|z|[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)?)?$/;
 
 export function isDateTime(s) {
   const m = DATE_TIME.exec(s);
@@ -18,7 +19,7 @@ export function isDateTime(s) {
   if (y < 1 || mo < 1 || mo > 12 || d < 1) return false;
   const days = [31, (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
   if (d > days[mo - 1]) return false;
-  if (m[4] !== undefined && (+m[4] > 23 || +m[5] > 59 || (m[6] !== undefined && +m[6] > 59))) return false;
+  if (m[4] !== undefined && (+m[4] > 23 || (m[5] !== undefined && +m[5] > 59) || (m[6] !== undefined && +m[6] > 59))) return false;
   return true;
 }
 

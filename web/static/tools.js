@@ -16,7 +16,7 @@ export function parseColor(text, where) {
 
 // Cesium parses ISO 8601; a time without an offset is taken as UTC so a call means the same everywhere.
 export function parseTime(text) {
-  let s = text.trim().replace(" ", "T");
+  let s = text.trim().replace(" ", "T").replace(",", ".");
   if (/^\d{4}-\d{2}-\d{2}$/.test(s)) s += "T00:00:00Z";
   else if (!/(Z|z|[+-]\d{2}:?\d{2}(:?\d{2})?)$/.test(s)) s += "Z";
   try {

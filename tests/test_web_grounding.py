@@ -1,0 +1,161 @@
+"""The browser's grounding and schema checks agree with Python's (webslm/grounding.py, Domain.check_call).
+
+Both sides read the same gazetteer.json; the JS runs in the demo page (web/static/grounding.js, schema.js)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from webslm.domain import load_domain
+from webslm.grounding import Gazetteer, ground_call, normalize_place_name
+
+pytestmark = pytest.mark.browser
+
+HAND_PICKED = [
+    # own names, with case, accents, punctuation and spacing
+    "Paris", "paris", "  PARIS!! ", "Tokyo", "New York City", "São Paulo", "Sao Paulo", "Zürich", "Kraków",
+    "Ho Chi Minh City", "Montréal", "St. Petersburg", "Saint Petersburg", "Washington", "Rio de Janeiro",
+    "Reykjavík", "Málaga", "Düsseldorf", "Xi'an", "N'Djamena", "Port-au-Prince",
+    # aliases
+    "Bombay", "NYC", "Peking", "Saigon", "Calcutta", "Madras", "Constantinople", "Canton", "Leningrad",
+    # countries -> capitals
+    "France", "Japan", "Brazil", "Australia", "United States", "Germany", "united kingdom", "Iceland",
+    # qualified forms
+    "Paris, FR", "Paris, United States", "London, CA", "London, Canada", "Portland, US", "Springfield, US",
+    "Cambridge, GB", "Valencia, VE", "Hyderabad, PK", "Paris, Nowhere", "Tokyo,JP",
+    # unknowns and edge cases
+    "Atlantis", "", "   ", ",", "Paris,", ", FR", "北京", "Москва", "Ñuñoa", "123", "a,b,c",
+]
+
+
+def sampled_names(gazetteer_path, n=40):
+    """Every k-th place's name and first alias: broad coverage beyond the hand-picked list."""
+    data = json.loads(gazetteer_path.read_text(encoding="utf-8"))
+    places = data["places"]
+    step = max(1, len(places) // n)
+    names = []
+    for p in places[::step][:n]:
+        names.append(p["name"])
+        if p["aliases"]:
+            names.append(p["aliases"][0])
+        names.append(f"{p['name']}, {p['country']}")
+    return names
+
+
+@pytest.fixture(scope="module")
+def page(served_app, chromium):
+    context = chromium.new_context()
+    page = context.new_page()
+    page.goto(served_app.url + "/?lite=1&model=none")
+    page.wait_for_function("window.webslm !== undefined", timeout=60_000)
+    page.evaluate("window.webslm.ready")
+    page.evaluate("""async () => {
+        window.__g = await import('/static/grounding.js');
+        window.__s = await import('/static/schema.js');
+        window.__gaz = new window.__g.Gazetteer(await (await fetch('/domain/gazetteer.json')).json());
+        window.__tools = (await (await fetch('/api/domain')).json()).tools;
+    }""")
+    yield page
+    context.close()
+
+
+def test_js_grounding_agrees_with_python(page):
+    domain = load_domain("cesium")
+    gazetteer = Gazetteer.load(domain.gazetteer_path)
+    names = HAND_PICKED + sampled_names(domain.gazetteer_path)
+    js = page.evaluate("""names => names.map(n => {
+        const p = window.__gaz.resolve(n);
+        return [window.__g.normalizePlaceName(n), p ? [p.name, p.country, p.longitude, p.latitude] : null];
+    })""", names)
+    disagreements = []
+    resolved = 0
+    for name, (js_key, js_place) in zip(names, js):
+        place = gazetteer.resolve(name)
+        py = [place.name, place.country, place.longitude, place.latitude] if place else None
+        resolved += py is not None
+        if js_key != normalize_place_name(name) or js_place != py:
+            disagreements.append((name, normalize_place_name(name), py, js_key, js_place))
+    assert disagreements == []
+    assert len(names) >= 50 and resolved >= 40  # the list exercises real matches, not only misses
+
+
+def test_js_ground_call_agrees_with_python(page):
+    gazetteer = Gazetteer.load(load_domain("cesium").gazetteer_path)
+    outputs = [
+        {"tool": "flyTo", "arguments": {"place": "Bombay", "height": 5000}},
+        {"tool": "addPolyline", "arguments": {"positions": [{"place": "Paris"}, {"place": "Japan"},
+                                                            {"longitude": 1, "latitude": 2}], "color": "red"}},
+        {"tool": "addCircle", "arguments": {"place": "Nowhere Land", "radius": 10}},
+        {"tool": "addPoint", "arguments": {"place": 42}},
+        {"tool": "addPoint", "arguments": {"place": "Lima", "longitude": 5}},
+    ]
+    js = page.evaluate("outs => outs.map(o => window.__g.groundCall(o, window.__gaz))", outputs)
+    for output, result in zip(outputs, js):
+        call, problems = ground_call(output, gazetteer)
+        assert result["call"] == call
+        assert [p["field"] for p in result["problems"]] == [p.field for p in problems]
+        assert all(p["message"].startswith("unknown place") for p in result["problems"])
+
+
+CALLS = [
+    {"tool": "flyTo", "arguments": {"longitude": 2.35, "latitude": 48.85}},
+    {"tool": "flyTo", "arguments": {"longitude": 2.35, "latitude": 48.85, "height": 0}},
+    {"tool": "flyTo", "arguments": {"longitude": 180, "latitude": -90, "height": 1e8, "duration": 600}},
+    {"tool": "flyTo", "arguments": {"longitude": 180.0001, "latitude": 0}},
+    {"tool": "flyTo", "arguments": {"longitude": True, "latitude": 0}},
+    {"tool": "flyTo", "arguments": {"longitude": 1, "latitude": 1, "duration": -1}},
+    {"tool": "addPoint", "arguments": {"longitude": 1, "latitude": 2, "name": "", "size": 5}},
+    {"tool": "addPoint", "arguments": {"longitude": 1, "latitude": 2, "name": "x" * 101}},
+    {"tool": "addPoint", "arguments": {"longitude": 1, "latitude": 2, "name": "é" * 100, "size": 200}},
+    {"tool": "addPoint", "arguments": {"longitude": 1, "latitude": 2, "color": 5}},
+    {"tool": "addPolyline", "arguments": {"positions": [{"longitude": 1, "latitude": 2}] * 20, "width": 100}},
+    {"tool": "addPolyline", "arguments": {"positions": [{"longitude": 1, "latitude": 2}] * 21}},
+    {"tool": "addPolyline", "arguments": {"positions": [{"longitude": 1, "latitude": 2}, {"longitude": 1}]}},
+    {"tool": "addPolyline", "arguments": {"positions": [{"longitude": 1, "latitude": 2},
+                                                        {"longitude": 1, "latitude": 2, "height": 3}]}},
+    {"tool": "addPolygon", "arguments": {"positions": [{"longitude": 1, "latitude": 2}] * 3, "extrudedHeight": 0}},
+    {"tool": "addPolygon", "arguments": {"positions": [{"longitude": 1, "latitude": 2}] * 3, "extrudedHeight": 1}},
+    {"tool": "addPolygon", "arguments": {"positions": "none"}},
+    {"tool": "addCircle", "arguments": {"longitude": 1, "latitude": 2, "radius": 1e7}},
+    {"tool": "addCircle", "arguments": {"longitude": 1, "latitude": 2, "radius": 1e7 + 1}},
+    {"tool": "addCircle", "arguments": {"longitude": 1, "latitude": 2}},
+    {"tool": "zoom", "arguments": {"amount": 0}},
+    {"tool": "zoom", "arguments": {"amount": 0.0}},
+    {"tool": "zoom", "arguments": {"amount": -100}},
+    {"tool": "zoom", "arguments": {"amount": 101}},
+    {"tool": "zoom", "arguments": {"amount": "1"}},
+    {"tool": "setSceneMode", "arguments": {"mode": "2D"}},
+    {"tool": "setSceneMode", "arguments": {"mode": "2d"}},
+    {"tool": "setTime", "arguments": {}},
+    {"tool": "setTime", "arguments": {"multiplier": -100000}},
+    {"tool": "setTime", "arguments": {"multiplier": 1, "speed": 2}},
+    {"tool": "setTime", "arguments": {"time": 2024}},
+    {"tool": "nope", "arguments": {}},
+    {"tool": "zoom", "arguments": []},
+    {"tool": "zoom", "arguments": {"amount": 1}, "why": "x"},
+    {"arguments": {"amount": 1}},
+    "zoom",
+    None,
+]
+# Forms both sides accept or both refuse. Python alone also takes basic (20240621T1200) and week (2024-W25-5)
+# dates; the browser refuses those (stricter, never laxer).
+TIMES_BOTH = ["2024-06-21T12:00:00Z", "2024-06-21", "2024-06-21 12:00", "2024-06-21T12", "2024-06-21T12:00:00.5+05:30",
+              "2024-02-29T00:00:00Z", "2024-06-21T12:00:00+0530", "2024-06-21T12:00:00,5", "1999-12-31T23:59:59z",
+              "2024-06-21T25:00", "2023-02-29", "2024-6-1", "2024-13-01", "yesterday", "", "2024-06-21T12:60"]
+
+
+def test_js_schema_checks_agree_with_python(page):
+    domain = load_domain("cesium")
+    calls = CALLS + [{"tool": "setTime", "arguments": {"time": t}} for t in TIMES_BOTH]
+    js = page.evaluate("calls => calls.map(c => window.__s.checkCall(c, window.__tools))", calls)
+    disagreements = [(call, [str(p) for p in domain.check_call(call)], errors)
+                     for call, errors in zip(calls, js) if bool(errors) != bool(domain.check_call(call))]
+    assert disagreements == []
+    accepted = [t for t, errors in zip(TIMES_BOTH, js[len(CALLS):]) if not errors]
+    assert len(accepted) == 9  # and the browser can execute every time it accepts
+    for t in accepted:
+        result = page.evaluate("c => window.webslm.execute(c)", {"tool": "setTime", "arguments": {"time": t, "multiplier": 0}})
+        assert result["ok"], (t, result)
+        assert page.evaluate("window.webslm.state().clock.time")[:4] in ("2024", "1999", "2000")

@@ -1,0 +1,142 @@
+"""What a dataset contains: calls per tool, how often each argument is present, places vs explicit coordinates,
+and how long instructions and outputs are. Written as stats.json, stats.csv and tools.png."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from webslm import atomic
+from webslm.domain import COORDINATE_KEYS, PLACE_KEY, Domain
+from webslm.errors import WebslmError
+from train.dataset.records import read_records, seed_view
+
+# About four characters per token for English and JSON in BPE vocabularies of ~50k entries (SmolLM2, Qwen2.5);
+# good enough to size context windows without loading a tokenizer.
+CHARS_PER_TOKEN = 4.0
+
+
+def _distribution(values: list[int]) -> dict:
+    if not values:
+        return {"min": 0, "mean": 0, "p50": 0, "p90": 0, "p99": 0, "max": 0}
+    s = sorted(values)
+    pick = lambda q: s[min(len(s) - 1, int(q * len(s)))]  # noqa: E731
+    return {"min": s[0], "mean": round(sum(s) / len(s), 1), "p50": pick(0.5), "p90": pick(0.9), "p99": pick(0.99),
+            "max": s[-1]}
+
+
+def dataset_stats(records: list[dict], domain: Domain, tokenizer=None) -> dict:
+    per_tool = Counter()
+    arg_present = defaultdict(Counter)
+    locations = Counter()
+    lengths = defaultdict(list)
+    unparsed = 0
+    for r in records:
+        instruction, output, _, _ = seed_view(r)
+        instruction, output = instruction or "", output or ""
+        lengths["instruction_chars"].append(len(instruction))
+        lengths["output_chars"].append(len(output))
+        if tokenizer is not None:
+            lengths["instruction_tokens"].append(len(tokenizer.encode(instruction, add_special_tokens=False)))
+            lengths["output_tokens"].append(len(tokenizer.encode(output, add_special_tokens=False)))
+        try:
+            call = json.loads(output)
+            tool, arguments = call["tool"], call["arguments"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            unparsed += 1
+            continue
+        per_tool[tool] += 1
+        for name in arguments:
+            arg_present[tool][name] += 1
+        _count_locations(arguments, locations)
+    if tokenizer is None:
+        for key in ("instruction", "output"):
+            lengths[f"{key}_tokens_approx"] = [round(n / CHARS_PER_TOKEN) for n in lengths[f"{key}_chars"]]
+    coverage = {}
+    for tool_name, tool in domain.tools.items():
+        n = per_tool.get(tool_name, 0)
+        properties = list(tool.parameters.get("properties", {}))
+        if all(k in properties for k in COORDINATE_KEYS):
+            properties = [p for p in properties if p not in COORDINATE_KEYS]
+            properties.insert(0, "location")
+            # longitude+latitude or {"place"}: one required "location" argument for coverage purposes
+            arg_present[tool_name]["location"] = (arg_present[tool_name][COORDINATE_KEYS[0]]
+                                                  + arg_present[tool_name][PLACE_KEY])
+        required = set(tool.parameters.get("required", []))
+        coverage[tool_name] = {
+            p: {"present": arg_present[tool_name][p], "share": round(arg_present[tool_name][p] / n, 3) if n else 0.0,
+                "required": p in required or p == "location"}
+            for p in properties}
+    return {
+        "records": len(records),
+        "unparsed_outputs": unparsed,
+        "tools": {t: per_tool.get(t, 0) for t in domain.tools},
+        "argument_coverage": coverage,
+        "locations": dict(locations),
+        "lengths": {k: _distribution(v) for k, v in lengths.items()},
+    }
+
+
+def _count_locations(node, counter: Counter) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _count_locations(item, counter)
+    elif isinstance(node, dict):
+        if PLACE_KEY in node:
+            counter["place"] += 1
+        elif all(k in node for k in COORDINATE_KEYS):
+            counter["coordinates"] += 1
+        for value in node.values():
+            _count_locations(value, counter)
+
+
+def stats_rows(stats: dict) -> list[list]:
+    rows = [["section", "key", "subkey", "value"], ["records", "", "", stats["records"]]]
+    rows += [["tool", t, "count", n] for t, n in stats["tools"].items()]
+    for tool, args in stats["argument_coverage"].items():
+        for arg, c in args.items():
+            rows += [["argument_present", tool, arg, c["present"]], ["argument_share", tool, arg, c["share"]]]
+    rows += [["location", k, "count", n] for k, n in stats["locations"].items()]
+    for name, dist in stats["lengths"].items():
+        rows += [["length", name, k, v] for k, v in dist.items()]
+    return rows
+
+
+def write_tool_chart(path: Path, tools: dict[str, int], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    ax.bar(list(tools), list(tools.values()), color="#3b6ea5")
+    ax.set_ylabel("records")
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    with atomic.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def write_stats(path: Path, out_dir: Path, domain: Domain, tokenizer_dir: Path | None = None) -> dict:
+    tokenizer = None
+    if tokenizer_dir is not None:
+        try:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+        except (OSError, ValueError) as e:
+            raise WebslmError(f"--tokenizer {tokenizer_dir}: cannot load a tokenizer there ({e})") from None
+    stats = dataset_stats(read_records(path), domain, tokenizer)
+    stats["source"] = str(path)
+    out_dir = Path(out_dir)
+    atomic.write_json(out_dir / "stats.json", stats)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(stats_rows(stats))
+    atomic.write_text(out_dir / "stats.csv", buf.getvalue())
+    write_tool_chart(out_dir / "tools.png", stats["tools"], f"{Path(path).name}: {stats['records']} records per tool")
+    return stats

@@ -9,6 +9,7 @@ a fresh context per test (`chromium.new_context()`).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
@@ -55,6 +56,26 @@ def start_server(models_dir: Path | None = None, domain: str = "cesium", host: s
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+FAKE_SHARD = b"\x00\x01" * 64
+FAKE_WASM = b"\x00asm\x01\x00\x00\x00"
+
+
+def write_fake_bundle(models_dir: Path, model_id: str, quantization: str, features=()) -> Path:
+    """A bundle directory with every file the server and /api/models expect, but fake content (web-llm fails
+    to load it): for server and page tests that do not run a model."""
+    d = Path(models_dir) / model_id
+    d.mkdir(parents=True)
+    (d / "mlc-chat-config.json").write_text('{"model_type": "llama"}')
+    (d / "tensor-cache.json").write_text('{"records": []}')
+    (d / "params_shard_0.bin").write_bytes(FAKE_SHARD)
+    (d / "tokenizer.json").write_text("{}")
+    (d / f"{model_id}-webgpu.wasm").write_bytes(FAKE_WASM)
+    (d / "webslm-bundle.json").write_text(json.dumps({
+        "model_id": model_id, "quantization": quantization, "model_lib": f"{model_id}-webgpu.wasm",
+        "required_features": list(features), "overrides": {"context_window_size": 1024}}))
+    return d
 
 
 @pytest.fixture(scope="session")

@@ -10,25 +10,7 @@ import pytest
 from webslm.domain import load_domain
 from webslm.errors import WebslmError
 
-from conftest import start_server
-
-SHARD = b"\x00\x01" * 64
-WASM = b"\x00asm\x01\x00\x00\x00"
-
-
-def write_bundle(root, model_id, quantization, features=()):
-    d = root / model_id
-    d.mkdir(parents=True)
-    (d / "mlc-chat-config.json").write_text('{"model_type": "llama"}')
-    (d / "tensor-cache.json").write_text('{"records": []}')
-    (d / "params_shard_0.bin").write_bytes(SHARD)
-    (d / "tokenizer.json").write_text("{}")
-    (d / f"{model_id}-webgpu.wasm").write_bytes(WASM)
-    (d / "webslm-bundle.json").write_text(json.dumps({
-        "model_id": model_id, "quantization": quantization, "model_lib": f"{model_id}-webgpu.wasm",
-        "required_features": list(features), "overrides": {"context_window_size": 1024}}))
-    return d
-
+from conftest import FAKE_SHARD as SHARD, FAKE_WASM as WASM, start_server, write_fake_bundle as write_bundle
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

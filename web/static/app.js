@@ -177,7 +177,7 @@ async function loadModel() {
     });
   } catch (e) {
     $("progress").hidden = true;
-    $("model-status").textContent = `Model ${model.model_id} failed to load: ${e && e.message ? e.message : e}. Type tool calls as JSON.`;
+    $("model-status").textContent = `Model ${model.model_id} (${model.quantization}; ${why}) failed to load: ${e && e.message ? e.message : e}. Type tool calls as JSON.`;
     worker.terminate();
     return null;
   }

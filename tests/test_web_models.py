@@ -26,7 +26,7 @@ def test_page_picks_q4f32_without_shader_f16_and_survives_a_broken_bundle(chromi
         assert "failed to load" in status and "Type tool calls as JSON" in status
         wanted = "tiny-q4f16_1" if has_f16 else "tiny-q4f32_1"
         assert wanted in status
-        assert any(f"/models/{wanted}/resolve/main/" in u for u in requests)
+        assert any(f"/models/{wanted}/r" in u and "/resolve/main/" in u for u in requests)
         assert all(u.startswith((served.url, "blob:", "data:")) for u in requests)
         result = page.evaluate("window.webslm.submit('{\"tool\": \"zoom\", \"arguments\": {\"amount\": 2}}')")
         assert result["ok"], result

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 
 import pytest
 
 from webslm.domain import load_domain
 from webslm.errors import WebslmError
 
-from conftest import FAKE_SHARD as SHARD, FAKE_WASM as WASM, start_server, write_fake_bundle as write_bundle
+from conftest import FAKE_SHARD, FAKE_WASM, start_server, write_fake_bundle
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
-    write_bundle(models, "tiny-q4f32_1", "q4f32_1")
-    write_bundle(models, "tiny-q4f16_1", "q4f16_1", ["shader-f16"])
+    write_fake_bundle(models, "tiny-q4f32_1", "q4f32_1")
+    write_fake_bundle(models, "tiny-q4f16_1", "q4f16_1", ["shader-f16"])
     (models / "secret.txt").write_text("outside every bundle")
     (models / "broken").mkdir()
     (models / "broken" / "webslm-bundle.json").write_text("{not json")
@@ -103,13 +104,31 @@ def test_mime_types(server, path, mime):
     assert headers["content-type"].split(";")[0] == mime
 
 
-def test_model_files_are_served_and_shards_cached_immutably(server):
-    status, headers, body = get(server, "/models/tiny-q4f32_1/resolve/main/params_shard_0.bin")
-    assert status == 200 and body == SHARD
+def model_url(server, model_id):
+    models = json.loads(get(server, "/api/models")[2])["models"]
+    return next(m["model"] for m in models if m["model_id"] == model_id)[len(server.url):]
+
+
+def test_model_files_at_a_revision_are_immutable(server):
+    base = model_url(server, "tiny-q4f32_1")  # /models/tiny-q4f32_1/r<hash>/
+    status, headers, body = get(server, base + "resolve/main/params_shard_0.bin")
+    assert status == 200 and body == FAKE_SHARD
     assert "immutable" in headers["cache-control"] and "max-age=31536000" in headers["cache-control"]
-    status, headers, body = get(server, "/models/tiny-q4f32_1/resolve/main/tiny-q4f32_1-webgpu.wasm")
-    assert body == WASM and "immutable" not in headers["cache-control"]
+    status, headers, body = get(server, "/models/tiny-q4f32_1/resolve/main/params_shard_0.bin")
+    assert status == 200 and body == FAKE_SHARD and headers["cache-control"] == "no-cache"
+    assert get(server, "/models/tiny-q4f32_1/r000000000000/resolve/main/params_shard_0.bin")[0] == 404
     assert get(server, "/")[1]["cache-control"] == "no-cache"
+
+
+def test_a_re_export_changes_the_revision(tmp_path):
+    d = write_fake_bundle(tmp_path, "m", "q4f32_1")
+    with start_server(tmp_path) as served:
+        before = model_url(served, "m")
+        (d / "params_shard_0.bin").write_bytes(FAKE_SHARD * 2)
+        after = model_url(served, "m")
+        assert before != after
+        assert get(served, before + "resolve/main/params_shard_0.bin")[0] == 404
+        assert get(served, after + "resolve/main/params_shard_0.bin")[2] == FAKE_SHARD * 2
 
 
 def test_api_models_gives_web_llm_model_records(server):
@@ -117,13 +136,12 @@ def test_api_models_gives_web_llm_model_records(server):
     models = {m["model_id"]: m for m in json.loads(body)["models"]}
     assert set(models) == {"tiny-q4f32_1", "tiny-q4f16_1"}  # the broken manifest is skipped, not fatal
     m = models["tiny-q4f32_1"]
-    assert m["model"] == f"{server.url}/models/tiny-q4f32_1/"
-    assert m["model_lib"].startswith(f"{server.url}/models/tiny-q4f32_1/resolve/main/tiny-q4f32_1-webgpu.wasm?v=")
+    assert re.fullmatch(re.escape(server.url) + r"/models/tiny-q4f32_1/r[0-9a-f]{12}/", m["model"])
+    assert m["model_lib"] == m["model"] + "resolve/main/tiny-q4f32_1-webgpu.wasm"
     assert m["required_features"] == [] and m["quantization"] == "q4f32_1"
     assert m["overrides"] == {"context_window_size": 1024}
     assert models["tiny-q4f16_1"]["required_features"] == ["shader-f16"]
-    # The library URL (with its version query) is fetchable as is.
-    assert get(server, m["model_lib"][len(server.url):])[0] == 200
+    assert get(server, m["model_lib"][len(server.url):])[2] == FAKE_WASM
 
 
 def test_api_domain_matches_the_domain_pack(server):

@@ -57,7 +57,7 @@ MIME_TYPES = {
 
 NO_CACHE = "no-cache"                                   # revalidate: the page and the manifests change while you work
 LIBRARY_CACHE = "public, max-age=86400"                 # node_modules files change only with npm ci
-IMMUTABLE = "public, max-age=31536000, immutable"       # weight shards: a new export writes new md5s and a new URL
+IMMUTABLE = "public, max-age=31536000, immutable"       # model files under a revision URL: a re-export changes it
 
 _SEGMENT_OK = re.compile(r"^[A-Za-z0-9_.+@\-]+$")
 _MODEL_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
@@ -93,11 +93,16 @@ class ModelBundle:
     def model_lib(self) -> str:
         return self.manifest["model_lib"]
 
-    def version(self) -> str:
-        # web-llm caches the .wasm by URL (only 'localhost' URLs skip its cache), so a re-export to the same
-        # directory must change the URL: a short hash of the library's size and mtime goes into the query.
-        st = (self.root / self.model_lib).stat()
-        return hashlib.sha1(f"{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:10]
+    def revision(self) -> str:
+        """'r' + a short hash of every file's name, size and mtime. web-llm keeps its own copy of each model file
+        in the browser's Cache API keyed by URL (config, tokenizer, shards and the .wasm alike), so a re-export
+        into the same directory must change every URL: the revision is part of the model URL."""
+        h = hashlib.sha1()
+        for path in sorted(self.root.iterdir()):
+            if path.is_file():
+                st = path.stat()
+                h.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+        return "r" + h.hexdigest()[:12]
 
 
 def find_bundles(models_dir: Path | None) -> dict[str, ModelBundle]:
@@ -181,11 +186,11 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium") ->
         base = str(request.base_url).rstrip("/")
         models = []
         for model_id, b in find_bundles(models_dir).items():
-            url = f"{base}/models/{model_id}/"
+            url = f"{base}/models/{model_id}/{b.revision()}/"
             models.append({
                 "model": url,
                 "model_id": model_id,
-                "model_lib": f"{url}resolve/main/{b.model_lib}?v={b.version()}",
+                "model_lib": f"{url}resolve/main/{b.model_lib}",
                 "required_features": list(b.manifest.get("required_features", [])),
                 "overrides": dict(b.manifest.get("overrides", {})),
                 "quantization": b.manifest.get("quantization"),
@@ -196,11 +201,20 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium") ->
 
     @app.get("/models/{model_id}/resolve/main/{rel:path}")
     def model_file(model_id: str, rel: str):
+        """The bundle as it is now (for tools and scripts); revalidated on every use."""
         bundle = find_bundles(models_dir).get(model_id)
         if bundle is None:
             raise HTTPException(404)
-        path = safe_file(bundle.root, rel)
-        return file_response(path, IMMUTABLE if path.name.startswith("params_shard_") else NO_CACHE)
+        return file_response(safe_file(bundle.root, rel), NO_CACHE)
+
+    @app.get("/models/{model_id}/{revision}/resolve/main/{rel:path}")
+    def model_file_at_revision(model_id: str, revision: str, rel: str):
+        """What /api/models hands to web-llm: immutable, because a different export has a different revision.
+        A stale revision is a 404 (reload the page), never new bytes under an old URL."""
+        bundle = find_bundles(models_dir).get(model_id)
+        if bundle is None or revision != bundle.revision():
+            raise HTTPException(404)
+        return file_response(safe_file(bundle.root, rel), IMMUTABLE)
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc):

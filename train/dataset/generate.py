@@ -363,7 +363,8 @@ def slot_locations(gen: RecordGenerator, slot: dict, exp: Expansion):
         one = dict(item, coordinates_rate=1.0 if as_coordinates else 0.0, no_comma=True)
         text, value = slot_location(gen, one, exp)
         if not as_coordinates and text.lower() in (t.lower() for t in texts):
-            text, value = slot_location(gen, one, exp)  # a route through the same place twice reads oddly
+            exp.places.pop()  # a route through the same place twice reads oddly: draw that one again
+            text, value = slot_location(gen, one, exp)
         texts.append(text)
         values.append(value)
     sep, last = gen.rng.choice(slot["joiners"])

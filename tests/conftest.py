@@ -87,6 +87,21 @@ def served_app(tmp_path_factory):
         yield served
 
 
+def open_demo(browser, url: str, query: str = "?lite=1", requests: list | None = None, **context_args):
+    """A new context and page on the demo at `url` (the server root), waited until window.webslm.ready.
+    Returns (context, page); close the context when done. Model loading goes on in the background
+    (await `window.webslm.modelReady` for it). `requests`, if given, collects every requested URL from the start
+    (workers included)."""
+    context = browser.new_context(**context_args)
+    if requests is not None:
+        context.on("request", lambda r: requests.append(r.url))
+    page = context.new_page()
+    page.goto(url + "/" + query)
+    page.wait_for_function("window.webslm !== undefined", timeout=60_000)
+    page.evaluate("window.webslm.ready")
+    return context, page
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """Headless Chromium with SwiftShader WebGPU (webslm.browser.launch_chromium)."""

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from conftest import open_demo
 from webslm.domain import load_domain
 from webslm.grounding import Gazetteer, ground_call, normalize_place_name
 
@@ -46,11 +47,7 @@ def sampled_names(gazetteer_path, n=40):
 
 @pytest.fixture(scope="module")
 def page(served_app, chromium):
-    context = chromium.new_context()
-    page = context.new_page()
-    page.goto(served_app.url + "/?lite=1&model=none")
-    page.wait_for_function("window.webslm !== undefined", timeout=60_000)
-    page.evaluate("window.webslm.ready")
+    context, page = open_demo(chromium, served_app.url, "?lite=1&model=none")
     page.evaluate("""async () => {
         window.__g = await import('/static/grounding.js');
         window.__s = await import('/static/schema.js');

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import start_server, write_fake_bundle
+from conftest import open_demo, start_server, write_fake_bundle
 
 pytestmark = pytest.mark.browser
 
@@ -13,13 +13,8 @@ def test_page_picks_q4f32_without_shader_f16_and_survives_a_broken_bundle(chromi
     write_fake_bundle(tmp_path, "tiny-q4f16_1", "q4f16_1", ["shader-f16"])
     write_fake_bundle(tmp_path, "tiny-q4f32_1", "q4f32_1")  # fake weights and library: loading must fail cleanly
     with start_server(tmp_path) as served:
-        context = chromium.new_context()
-        page = context.new_page()
         requests = []
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(served.url + "/?lite=1")
-        page.wait_for_function("window.webslm !== undefined", timeout=60_000)
-        page.evaluate("window.webslm.ready")
+        context, page = open_demo(chromium, served.url, requests=requests)
         has_f16 = page.evaluate("navigator.gpu.requestAdapter().then(a => a.features.has('shader-f16'))")
         assert page.evaluate("window.webslm.modelReady") is None
         status = page.inner_text("#model-status")
@@ -30,4 +25,25 @@ def test_page_picks_q4f32_without_shader_f16_and_survives_a_broken_bundle(chromi
         assert all(u.startswith((served.url, "blob:", "data:")) for u in requests)
         result = page.evaluate("window.webslm.submit('{\"tool\": \"zoom\", \"arguments\": {\"amount\": 2}}')")
         assert result["ok"], result
+        context.close()
+
+
+@pytest.mark.slow
+def test_real_bundle_answers_a_command(chromium):
+    """Model in the loop: needs compiled bundles in $WEBSLM_TEST_MODELS_DIR (SwiftShader: minutes per answer)."""
+    import json
+    import os
+    from pathlib import Path
+
+    models_dir = os.environ.get("WEBSLM_TEST_MODELS_DIR")
+    if not models_dir or not any(Path(models_dir).glob("*/webslm-bundle.json")):
+        pytest.skip("set WEBSLM_TEST_MODELS_DIR to a directory of compiled bundles")
+    with start_server(Path(models_dir)) as served:
+        context, page = open_demo(chromium, served.url)
+        model = page.evaluate("window.webslm.modelReady")
+        assert model and model["model_id"], page.inner_text("#model-status")
+        entry = page.evaluate("window.webslm.submit('fly to Paris')")
+        json.loads(entry["raw"])  # constrained decoding: always one JSON object
+        assert entry["extra"]["decode_tokens_per_s"] > 0
+        assert entry["ok"] or entry["error"], entry
         context.close()

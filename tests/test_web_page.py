@@ -15,11 +15,11 @@ STATE = "window.webslm.state()"
 
 @pytest.fixture(scope="module")
 def page_and_requests(served_app, chromium):
-    context = chromium.new_context(viewport={"width": 800, "height": 600})
-    page = context.new_page()
     requests, failures, errors = [], [], []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("response", lambda r: r.status >= 400 and failures.append((r.status, r.url)))
+    context = chromium.new_context(viewport={"width": 800, "height": 600})
+    context.on("request", lambda r: requests.append(r.url))
+    context.on("response", lambda r: r.status >= 400 and failures.append((r.status, r.url)))
+    page = context.new_page()
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(served_app.url + "/?lite=1")
     page.wait_for_function("window.webslm !== undefined", timeout=60_000)

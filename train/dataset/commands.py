@@ -74,7 +74,7 @@ def run_import_xlam(args) -> int:
     if len(skipped) > args.show_skipped:
         print(f"... and {len(skipped) - args.show_skipped} more skipped rows", file=sys.stderr)
     # group reasons by their shape: "tool 'x' is not in domain" and "tool 'y' ..." count together
-    reasons = Counter(re.sub(r"'[^']*'|\d+|:.*", "…", r.reason) for r in skipped)
+    reasons = Counter(re.sub(r"'[^']*'|\d+", "…", re.sub(r"\s*\(.*|[:;].*", "", r.reason)) for r in skipped)
     summary = "; ".join(f"{n} {reason}" for reason, n in reasons.most_common())
     print(f"imported {len(records)} records to {args.out}; skipped {len(skipped)}" + (f" ({summary})" if summary else ""))
     return 0

@@ -66,7 +66,8 @@ def xlam_row_to_record(row, domain: Domain, checker: RecordChecker, where: str) 
     call = {"tool": answer["name"], "arguments": answer.get("arguments", {})}
     problems = checker.check_output(call)
     if problems:
-        return None, f"arguments break the contract: {problems[0]}"
+        p = problems[0]
+        return None, f"arguments break the contract: [{p.field}] {p.message}"
     return {"instruction": query.strip(), "output": json.dumps(call, ensure_ascii=False),
             "meta": {"source": "xlam", "row": where}}, ""
 

@@ -94,18 +94,21 @@ class Domain:
             ]
         }
 
+    @cached_property
+    def _emission_validators(self) -> dict[str, jsonschema.Draft202012Validator]:
+        return {branch["properties"]["tool"]["const"]:
+                jsonschema.Draft202012Validator(branch, format_checker=_format_checker)
+                for branch in self.emission_schema()["anyOf"]}
+
     def check_emission(self, output, where: str = "") -> list[Problem]:
-        validator = jsonschema.Draft202012Validator(self.emission_schema(), format_checker=_format_checker)
-        if validator.is_valid(output):
-            return []
-        if isinstance(output, dict) and output.get("tool") in self.tools:
-            # Report against the tool's own branch: far clearer than "not valid under any of the given schemas".
-            branch = jsonschema.Draft202012Validator(
-                _allow_place(self.tools[output["tool"]].parameters), format_checker=_format_checker)
-            errors = list(branch.iter_errors(output.get("arguments")))
-            if errors:
-                return [Problem(where, _field_path(["arguments", *e.absolute_path], e), e.message) for e in errors]
-        return self.check_call(output, where) or [Problem(where, "", "does not match the output contract")]
+        """Problems of a model's output against the emission schema, reported against its tool's own branch
+        (far clearer than "not valid under any of the given schemas")."""
+        validator = self._emission_validators.get(output.get("tool")) if isinstance(output, dict) else None
+        if validator is None:
+            return self.check_call(output, where) or [Problem(where, "", "does not match the output contract")]
+        errors = [leaf for e in validator.iter_errors(output) for leaf in _place_or_coordinates(e)]
+        return [Problem(where, _field_path(list(e.absolute_path), e), e.message)
+                for e in sorted(errors, key=lambda e: list(e.absolute_path))]
 
 
 def _field_path(parts, error) -> str:
@@ -117,6 +120,15 @@ def _field_path(parts, error) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def _place_or_coordinates(error):
+    """For the place-or-coordinates `anyOf`, the errors of the branch the output meant to use."""
+    if error.validator != "anyOf" or not error.context or not isinstance(error.instance, dict):
+        return [error]
+    branch = 1 if PLACE_KEY in error.instance else 0
+    chosen = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == branch]
+    return [leaf for e in chosen for leaf in _place_or_coordinates(e)] or [error]
 
 
 def _allow_place(schema: dict) -> dict:

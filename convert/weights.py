@@ -1,0 +1,88 @@
+"""Hugging Face checkpoint -> MLC-named parameters (fused, q4-quantized) in the order the model library takes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from convert.compile import ParamSpec
+from convert.quantize import Quantization, dequantize_q4, quantize_q4
+from webslm.errors import WebslmError
+
+# our fused layer name -> the Hugging Face layers concatenated along the output axis
+FUSED = {
+    "qkv_proj": ("q_proj", "k_proj", "v_proj"),
+    "gate_up_proj": ("gate_proj", "up_proj"),
+}
+
+
+def load_hf_state(model_dir: Path) -> dict[str, np.ndarray]:
+    """All tensors of a safetensors checkpoint (sharded or not) as float32 numpy arrays."""
+    import torch
+    from safetensors.torch import load_file
+
+    model_dir = Path(model_dir)
+    files = sorted(model_dir.glob("*.safetensors"))
+    if not files:
+        raise WebslmError(f"{model_dir}: no *.safetensors weights (save the model with safe_serialization=True)")
+    state = {}
+    for f in files:
+        for name, tensor in load_file(str(f)).items():
+            state[name] = tensor.to(torch.float32).numpy()
+    return state
+
+
+def _source_names(layer: str, kind: str) -> list[str]:
+    """'model.layers.0.self_attn.qkv_proj', 'weight' -> the HF tensor names it is made of."""
+    parent, _, leaf = layer.rpartition(".")
+    parts = FUSED.get(leaf, (leaf,))
+    return [f"{parent}.{p}.{kind}" if parent else f"{p}.{kind}" for p in parts]
+
+
+def _gather(state: dict[str, np.ndarray], layer: str, kind: str, tied_embedding: bool) -> np.ndarray:
+    names = _source_names(layer, kind)
+    if layer == "lm_head" and "lm_head.weight" not in state and tied_embedding:
+        names = ["model.embed_tokens.weight"]
+    missing = [n for n in names if n not in state]
+    if missing:
+        raise WebslmError(f"checkpoint lacks {', '.join(missing)} (needed for {layer}.{kind})")
+    return np.concatenate([state[n] for n in names], axis=0)
+
+
+def mlc_params(state: dict[str, np.ndarray], params: list[ParamSpec], quant: Quantization,
+               tied_embedding: bool) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield (name, array) for every parameter of the model library, in its order, with its dtype and shape."""
+    quantized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for spec in params:
+        layer, _, kind = spec.name.rpartition(".")
+        if kind in ("q_weight", "q_scale"):
+            if layer not in quantized:
+                quantized[layer] = quantize_q4(_gather(state, layer, "weight", tied_embedding), quant.scale_dtype)
+            array = quantized[layer][0 if kind == "q_weight" else 1]
+            if kind == "q_scale":
+                quantized.pop(layer)  # q_scale comes after q_weight: free the memory
+        else:
+            array = _gather(state, layer, kind, tied_embedding).astype(spec.dtype)
+        if tuple(array.shape) != spec.shape or str(array.dtype) != spec.dtype:
+            raise WebslmError(f"{spec.name}: converted to {array.dtype}{list(array.shape)}, "
+                              f"the model library expects {spec.dtype}{list(spec.shape)} (config.json mismatch?)")
+        yield spec.name, array
+
+
+def dequantized_state(state: dict[str, np.ndarray], quant: Quantization) -> dict[str, np.ndarray]:
+    """The HF checkpoint with every weight the library quantizes replaced by its q4 round trip.
+
+    A torch model loaded with these weights computes what the browser computes: the parity reference.
+    """
+    if not quant.quantized:
+        return dict(state)
+    out = {}
+    for name, array in state.items():
+        if array.ndim == 2 and name.endswith(".weight") and "norm" not in name:
+            out[name] = dequantize_q4(*quantize_q4(array, quant.scale_dtype))
+        else:
+            out[name] = array
+    return out

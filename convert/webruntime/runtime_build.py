@@ -177,9 +177,15 @@ def build_runtime_objects(opt: str = "O1", *, force: bool = False, log=None) -> 
             "compile_seconds": seconds, "flags": compile_flags(opt),
         }
         (objects / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        if final.exists():  # a forced rebuild, or a half-written directory from an older layout
+        if (final / "manifest.json").exists() and not force:
+            return final  # another process finished the same build first; keep its copy
+        if final.exists():  # a forced rebuild, or a leftover without a manifest
             shutil.rmtree(final)
-        os.replace(objects, final)
+        try:
+            os.replace(objects, final)
+        except OSError:
+            if not (final / "manifest.json").exists():
+                raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return final

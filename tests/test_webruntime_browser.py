@@ -1,0 +1,115 @@
+"""The linked vector-add library runs on WebGPU in headless Chromium under web-llm's own tvmjs runtime.
+
+web-llm@0.2.86 bundles tvmjs but does not export it; the bundle keeps tvmjs's exports in a module-level variable
+(`libExports$2`), so we serve a copy of lib/index.js with one extra `export` line appended. That way the test runs
+exactly the JS runtime web-llm uses to load our model libraries (no separate @mlc-ai/web-runtime install).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(shutil.which("emcc") is None, reason="emcc missing: apt-get install -y emscripten"),
+]
+
+REPO = Path(__file__).resolve().parents[1]
+WEBLLM_BUNDLE = REPO / "node_modules" / "@mlc-ai" / "web-llm" / "lib" / "index.js"
+TVMJS_EXPORTS_VAR = "libExports$2"
+
+PAGE = """<!doctype html><meta charset="utf-8"><title>webslm vector add</title>
+<script type="module">
+import { webslmTvmjs as tvmjs } from "./webllm_with_tvmjs.js";
+window.runVectorAdd = async (sizes) => {
+  const gpu = await tvmjs.detectGPUDevice();
+  if (gpu === undefined) return { error: "no WebGPU (navigator.gpu missing)" };
+  const wasm = await (await fetch("vector_add.wasm")).arrayBuffer();
+  const logs = [];
+  const tvm = await tvmjs.instantiate(wasm, tvmjs.createPolyfillWASI(), (msg) => logs.push(String(msg)));
+  tvm.initWebGPU(gpu.device);
+  const dev = tvm.webgpu();
+  const results = {};
+  tvm.beginScope();
+  try {
+    const vm = tvm.createVirtualMachine(dev);
+    const main = vm.getFunction("main");
+    for (const n of sizes) {
+      const a = new Float32Array(n), b = new Float32Array(n);
+      for (let i = 0; i < n; ++i) { a[i] = i * 0.5; b[i] = 1 - i * 0.25; }
+      const x = tvm.empty([n], "float32", dev).copyFrom(a);
+      const y = tvm.empty([n], "float32", dev).copyFrom(b);
+      const z = main(x, y);
+      const host = tvm.empty([n], "float32", tvm.cpu()).copyFrom(z);
+      await dev.sync();
+      results[n] = Array.from(host.toArray());
+    }
+  } finally {
+    tvm.endScope();
+  }
+  return { results, adapter: gpu.adapterInfo ? gpu.adapterInfo.vendor + " " + gpu.adapterInfo.architecture : "",
+           logs };
+};
+window.pageReady = true;
+</script>
+"""
+
+
+@pytest.fixture(scope="module")
+def vector_add_site(tmp_path_factory):
+    from convert.webruntime import export_webgpu_library
+    from convert.webruntime.smoke import build_vector_add
+
+    bundle = WEBLLM_BUNDLE.read_text(encoding="utf-8")
+    marker = f"var {TVMJS_EXPORTS_VAR} = requireLib$2();"
+    assert marker in bundle and "exports.instantiate = instantiate;" in bundle, (
+        f"{WEBLLM_BUNDLE}: web-llm's bundle layout changed; cannot find tvmjs's exports ({marker!r})")
+    site = tmp_path_factory.mktemp("vector_add_site")
+    (site / "webllm_with_tvmjs.js").write_text(bundle + f"\nexport {{ {TVMJS_EXPORTS_VAR} as webslmTvmjs }};\n",
+                                              encoding="utf-8")
+    (site / "index.html").write_text(PAGE, encoding="utf-8")
+    export_webgpu_library(build_vector_add(), site / "vector_add.wasm", opt="O1")
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm",
+                          ".js": "text/javascript"}
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_vector_add_runs_on_webgpu_with_webllm_tvmjs(chromium, vector_add_site):
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(vector_add_site + "/index.html")
+        page.wait_for_function("window.pageReady === true", timeout=60_000)
+        sizes = [1000, 37]
+        out = page.evaluate("(sizes) => window.runVectorAdd(sizes)", sizes)
+        assert "error" not in out, out["error"]
+        assert not errors, errors
+        for n in sizes:
+            i = np.arange(n, dtype=np.float32)
+            expected = i * np.float32(0.5) + (np.float32(1) - i * np.float32(0.25))
+            got = np.array(out["results"][str(n)], dtype=np.float32)
+            np.testing.assert_array_equal(got, expected)
+    finally:
+        context.close()

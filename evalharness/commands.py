@@ -1,0 +1,164 @@
+"""`webslm eval` and `webslm serve-api`.
+
+Backends are plugs: a module with `add_arguments(parser)` (optional, its own flags) and `open_runs(args, domain)`,
+a context manager yielding `predict.Run`s (name + generate function). `webslm eval` turns each run into
+predictions.jsonl + metrics.json with the one metrics module, and writes one report over all runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+from pathlib import Path
+
+from webslm.errors import WebslmError
+
+# name -> module; a backend module that is not there yet (e.g. the browser) is simply not offered.
+BACKEND_MODULES = {"torch": "evalharness.commands", "endpoint": "evalharness.commands",
+                   "browser": "evalharness.browser_backend"}
+
+
+def _backend_module(name: str):
+    try:
+        return importlib.import_module(BACKEND_MODULES[name])
+    except ModuleNotFoundError as e:
+        if e.name and BACKEND_MODULES[name].startswith(e.name):
+            return None
+        raise
+
+
+def available_backends() -> list[str]:
+    return [name for name in BACKEND_MODULES if name in ("torch", "endpoint") or _backend_module(name) is not None]
+
+
+# --------------------------------------------------------------------------------------- torch and endpoint plugs
+
+@contextlib.contextmanager
+def open_runs(args, domain):
+    """Runs of the torch and endpoint backends (the browser backend has its own `open_runs`)."""
+    from evalharness.predict import Run
+
+    if args.backend == "endpoint":
+        from evalharness.endpoint import endpoint_backend
+
+        if not args.endpoint:
+            raise WebslmError("--backend endpoint needs --endpoint URL")
+        generate = endpoint_backend(args.endpoint, args.endpoint_model, args.max_new_tokens, args.temperature,
+                                    args.top_p, args.seed, json_mode=args.json_mode)
+        yield [Run("endpoint", generate, {"endpoint": args.endpoint})]
+        return
+
+    from evalharness.torch_backend import Sampling, load_model, torch_backend
+    from train.lora import adapter_base_model
+
+    if args.compare and not args.adapter:
+        raise WebslmError("--compare needs --adapter (it compares the base model with the base + adapter)")
+    model_arg = args.model or (adapter_base_model(args.adapter) if args.adapter else "default")
+    model, tokenizer, conv = load_model(model_arg, args.adapter, args.device)
+    sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
+    tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size)
+    info = {"model": model_arg, "adapter": str(args.adapter) if args.adapter else None,
+            "decoding": "greedy" if args.temperature == 0 else f"temperature {args.temperature}, top-p {args.top_p}"}
+    runs = []
+    if args.compare:
+        def base(messages_list):
+            with model.disable_adapter():
+                return tuned(messages_list)
+
+        runs.append(Run("base+prompt", base, {**info, "adapter": None}))
+        runs.append(Run("fine-tuned", tuned, info))
+    else:
+        runs.append(Run("fine-tuned" if args.adapter else "model", tuned, info))
+    yield runs
+
+
+# -------------------------------------------------------------------------------------------------------- verbs
+
+def evaluate_runs(test_file: Path, out: Path, runs, domain, limit: int | None = None, chunk: int = 16,
+                  progress: bool = True) -> dict[str, dict]:
+    from evalharness.metrics import summarize
+    from evalharness.predict import evaluate, load_examples
+    from evalharness.report import write_report
+    from webslm import atomic
+
+    examples = load_examples(test_file, domain.system_prompt, limit)
+    results, info = {}, {}
+    for run in runs:
+        rows = evaluate(examples, run, domain, chunk=chunk, progress=progress)
+        where = out if len(runs) == 1 else out / run.name
+        atomic.write_jsonl(where / "predictions.jsonl", rows)
+        metrics = summarize(rows)
+        atomic.write_json(where / "metrics.json", {"run": run.name, **run.info, "test_file": str(test_file), **metrics})
+        results[run.name], info[run.name] = metrics, run.info
+    if len(runs) > 1:
+        atomic.write_json(out / "metrics.json", {"test_file": str(test_file), "runs": results})
+    write_report(out, results, info)
+    return results
+
+
+def run_eval(args) -> int:
+    from webslm.domain import load_domain
+
+    if args.endpoint and args.backend == "torch":
+        args.backend = "endpoint"
+    domain = load_domain(args.domain)
+    from evalharness.predict import load_examples
+
+    load_examples(args.test_file, domain.system_prompt, args.limit)  # bad test files fail before models load
+    module = _backend_module(args.backend)
+    if module is None:
+        raise WebslmError(f"--backend {args.backend} is not available here; available: {available_backends()}")
+    with module.open_runs(args, domain) as runs:
+        results = evaluate_runs(args.test_file, args.out, runs, domain, args.limit, progress=not args.quiet)
+    for name, m in results.items():
+        print(f"{name}: valid JSON {m['valid_json']:.1%}, schema-valid {m['schema_valid']:.1%}, right tool "
+              f"{m['right_tool']:.1%}, right arguments {m['right_args']:.1%}, exact {m['exact_match']:.1%} "
+              f"(n={m['n']}, mean {m['latency'].get('mean_s', 0):.2f} s/example)")
+    print(f"wrote {args.out}/report.md")
+    return 0
+
+
+def run_serve_api(args) -> int:
+    from evalharness.serve_api import serve
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {args.host}, reachable from other machines; there is no authentication")
+    serve(args.model, args.adapter, args.host, args.port, args.device)
+    return 0
+
+
+def register(sub) -> None:
+    e = sub.add_parser("eval", help="evaluate a model on a test file (torch, an OpenAI-compatible endpoint, ...)")
+    e.add_argument("test_file", type=Path, metavar="TEST.jsonl", help="seed or chat records")
+    e.add_argument("--out", type=Path, required=True, help="directory for predictions.jsonl, metrics.json, report.md")
+    e.add_argument("--backend", default="torch", choices=list(BACKEND_MODULES), help="(torch)")
+    e.add_argument("--model", default=None, help="model: 'default', a local HF dir, or a hub id "
+                                                 "(default: the adapter's base, else 'default')")
+    e.add_argument("--adapter", type=Path, default=None, help="LoRA adapter directory from `webslm train`")
+    e.add_argument("--compare", action="store_true", help="also run the base model (same system prompt) in one report")
+    e.add_argument("--endpoint", default=None, help="OpenAI-compatible server URL (implies --backend endpoint)")
+    e.add_argument("--endpoint-model", default=None, help="`model` field sent to the endpoint")
+    e.add_argument("--json-mode", action="store_true", help="send response_format {type: json_object}")
+    e.add_argument("--domain", default="cesium")
+    e.add_argument("--limit", type=int, default=None, help="only the first N examples")
+    e.add_argument("--batch-size", type=int, default=8, help="torch: prompts generated together (8)")
+    e.add_argument("--max-new-tokens", type=int, default=160)
+    e.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    e.add_argument("--top-p", type=float, default=1.0)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    for name in BACKEND_MODULES:
+        module = _backend_module(name) if name not in ("torch", "endpoint") else None
+        if module is not None and hasattr(module, "add_arguments"):
+            module.add_arguments(e)
+    e.set_defaults(run=run_eval)
+
+    s = sub.add_parser("serve-api", help="OpenAI-compatible /v1/chat/completions over a transformers model")
+    s.add_argument("--model", default="default", help="'default', a local HF dir, or a hub id")
+    s.add_argument("--adapter", type=Path, default=None, help="LoRA adapter directory (merged at load)")
+    s.add_argument("--host", default="127.0.0.1", help="(127.0.0.1: this machine only)")
+    s.add_argument("--port", type=int, default=8001)
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    s.set_defaults(run=run_serve_api)

@@ -1,0 +1,101 @@
+"""The torch backend: a transformers model (+ optional LoRA adapter) generating from web-llm's prompt token ids.
+
+Batched for speed on CPU: prompts of similar length are grouped and left-padded, the attention mask hides the
+padding, so every example's real tokens are exactly `encode_prompt`'s ids.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import time
+from dataclasses import dataclass
+
+from evalharness.predict import Generation
+
+
+@dataclass
+class Sampling:
+    max_new_tokens: int = 160
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    seed: int = 0
+
+
+def pick_device(name: str = "auto") -> str:
+    from train.lora import pick_device as pick
+
+    return pick(name)
+
+
+def load_model(model: str, adapter=None, device: str = "auto"):
+    """(model, tokenizer, conv template) ready for generation; the adapter stays unmerged so `disable_adapter()`
+    gives the base model without loading it twice."""
+    from train.merge import load_with_adapter
+    from webslm.prompting import conv_template_for
+
+    lm, tokenizer = load_with_adapter(model, adapter)
+    lm.to(pick_device(device)).eval()
+    return lm, tokenizer, conv_template_for(tokenizer)
+
+
+def prompt_ids(tokenizer, conv: dict, messages: list[dict]) -> list[int]:
+    from webslm.prompting import encode_prompt
+
+    system = messages[0]["content"] if messages and messages[0]["role"] == "system" else None
+    rest = messages[1:] if system is not None else messages
+    return encode_prompt(tokenizer, conv, system, rest)
+
+
+def generate_ids(model, tokenizer, conv: dict, prompts: list[list[int]], sampling: Sampling,
+                 batch_size: int = 8) -> list[tuple[list[int], float]]:
+    """Generated token ids (stop token excluded) and per-example seconds for each prompt, batched by length."""
+    import torch
+
+    stop_ids = list(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
+    device = next(model.parameters()).device
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    results: list = [None] * len(prompts)
+    for start in range(0, len(order), batch_size):
+        group = order[start:start + batch_size]
+        width = max(len(prompts[i]) for i in group)
+        input_ids = torch.full((len(group), width), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(group), width), dtype=torch.long)
+        for row, i in enumerate(group):
+            ids = prompts[i]
+            input_ids[row, width - len(ids):] = torch.tensor(ids)
+            attention[row, width - len(ids):] = 1
+        kwargs = dict(max_new_tokens=sampling.max_new_tokens, eos_token_id=stop_ids, pad_token_id=pad_id)
+        if sampling.temperature > 0:
+            torch.manual_seed(sampling.seed)
+            kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        began = time.perf_counter()
+        with torch.no_grad():
+            out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs)
+        seconds = (time.perf_counter() - began) / len(group)
+        for row, i in enumerate(group):
+            new = out[row, width:].tolist()
+            for k, token in enumerate(new):
+                if token in stop_ids:
+                    new = new[:k]
+                    break
+            results[i] = (new, seconds)
+    return results
+
+
+def torch_backend(model, tokenizer, conv: dict, sampling: Sampling | None = None, batch_size: int = 8):
+    """A `Backend` over a loaded model."""
+    sampling = sampling or Sampling()
+
+    def generate(messages_list: list[list[dict]]) -> list[Generation]:
+        prompts = [prompt_ids(tokenizer, conv, m) for m in messages_list]
+        outputs = generate_ids(model, tokenizer, conv, prompts, sampling, batch_size)
+        return [Generation(tokenizer.decode(ids, skip_special_tokens=True), seconds, len(p), len(ids))
+                for p, (ids, seconds) in zip(prompts, outputs)]
+
+    return generate

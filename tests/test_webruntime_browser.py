@@ -7,6 +7,7 @@ exactly the JS runtime web-llm uses to load our model libraries (no separate @ml
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import shutil
@@ -16,10 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(shutil.which("emcc") is None, reason="emcc missing: apt-get install -y emscripten"),
-]
+# Only the -O1 test is in the browser tier; the -O3 one is `slow` (select it with -m slow).
+pytestmark = pytest.mark.skipif(shutil.which("emcc") is None, reason="emcc missing: apt-get install -y emscripten")
 
 REPO = Path(__file__).resolve().parents[1]
 WEBLLM_BUNDLE = REPO / "node_modules" / "@mlc-ai" / "web-llm" / "lib" / "index.js"
@@ -62,8 +61,8 @@ window.pageReady = true;
 """
 
 
-@pytest.fixture(scope="module")
-def vector_add_site(tmp_path_factory):
+def write_site(site: Path, opt: str) -> Path:
+    """index.html + web-llm's bundle with tvmjs exported + the vector add linked at `opt`."""
     from convert.webruntime import export_webgpu_library
     from convert.webruntime.smoke import build_vector_add
 
@@ -71,12 +70,15 @@ def vector_add_site(tmp_path_factory):
     marker = f"var {TVMJS_EXPORTS_VAR} = requireLib$2();"
     assert marker in bundle and "exports.instantiate = instantiate;" in bundle, (
         f"{WEBLLM_BUNDLE}: web-llm's bundle layout changed; cannot find tvmjs's exports ({marker!r})")
-    site = tmp_path_factory.mktemp("vector_add_site")
     (site / "webllm_with_tvmjs.js").write_text(bundle + f"\nexport {{ {TVMJS_EXPORTS_VAR} as webslmTvmjs }};\n",
                                               encoding="utf-8")
     (site / "index.html").write_text(PAGE, encoding="utf-8")
-    export_webgpu_library(build_vector_add(), site / "vector_add.wasm", opt="O1")
+    export_webgpu_library(build_vector_add(), site / "vector_add.wasm", opt=opt)
+    return site
 
+
+@contextlib.contextmanager
+def serve(site: Path):
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
         extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm",
                           ".js": "text/javascript"}
@@ -94,16 +96,15 @@ def vector_add_site(tmp_path_factory):
         server.server_close()
 
 
-def test_vector_add_runs_on_webgpu_with_webllm_tvmjs(chromium, vector_add_site):
-    context = chromium.new_context()
+def run_vector_add(browser, url: str, sizes=(1000, 37)) -> None:
+    context = browser.new_context()
     try:
         page = context.new_page()
         errors = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(vector_add_site + "/index.html")
+        page.goto(url + "/index.html")
         page.wait_for_function("window.pageReady === true", timeout=60_000)
-        sizes = [1000, 37]
-        out = page.evaluate("(sizes) => window.runVectorAdd(sizes)", sizes)
+        out = page.evaluate("(sizes) => window.runVectorAdd(sizes)", list(sizes))
         assert "error" not in out, out["error"]
         assert not errors, errors
         for n in sizes:
@@ -113,3 +114,21 @@ def test_vector_add_runs_on_webgpu_with_webllm_tvmjs(chromium, vector_add_site):
             np.testing.assert_array_equal(got, expected)
     finally:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def vector_add_site(tmp_path_factory):
+    with serve(write_site(tmp_path_factory.mktemp("vector_add_O1"), "O1")) as url:
+        yield url
+
+
+@pytest.mark.browser
+def test_vector_add_runs_on_webgpu_with_webllm_tvmjs(chromium, vector_add_site):
+    run_vector_add(chromium, vector_add_site)
+
+
+@pytest.mark.slow
+def test_vector_add_linked_at_O3_runs_too(chromium, tmp_path):
+    """-O3 (about 100 s of wasm-opt at link, plus a one-time -O3 runtime build) must give the same numbers."""
+    with serve(write_site(tmp_path, "O3")) as url:
+        run_vector_add(chromium, url)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -77,12 +78,13 @@ def _model_objects(model_objects: Path | str | Iterable[Path | str]) -> list[Pat
 
 
 def link_model_library(model_objects: Path | str | Iterable[Path | str], out_wasm: Path | str,
-                       opt: str = "O1") -> Path:
+                       opt: str = "O1", *, log=None) -> Path:
     """Link the runtime objects and a model's wasm object files into `out_wasm` (written atomically).
 
     model_objects: a directory of `*.o` files, one file, or a list of files. -O1 links in about a second;
     -O3 takes ~100 s and gives a somewhat smaller file with the same kernels.
     """
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     opt = _check_opt(opt)
     emcc = find_emcc()
     out_wasm = Path(out_wasm)
@@ -94,13 +96,15 @@ def link_model_library(model_objects: Path | str | Iterable[Path | str], out_was
         linked = Path(tmp) / "model.wasm"
         cmd = [emcc, f"-{opt}", *LINK_FLAGS, "-o", str(linked), *map(str, runtime), *map(str, objects)]
         start = time.monotonic()
+        if opt not in ("O0", "O1"):
+            log(f"linking {out_wasm.name} with emcc -{opt} (wasm-opt takes about 100 s) ...")
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise WebslmError(f"emcc link of {out_wasm.name} failed (exit {proc.returncode}):\n"
                               + "\n".join(proc.stderr.splitlines()[-30:]) + f"\ncommand: {' '.join(cmd)}")
         check_wasm_interface(linked)
         os.replace(linked, out_wasm)
-    link_model_library.last_seconds = time.monotonic() - start
+    log(f"linked {out_wasm} (-{opt}) in {time.monotonic() - start:.1f} s, {out_wasm.stat().st_size / 1e6:.1f} MB")
     return out_wasm
 
 

@@ -160,11 +160,11 @@ def sampling_module(vocab_size: int) -> tvm.IRModule:
                                 total[0] = total[0] + probs[row, count[0]]
                                 count[0] = count[0] + 1
                             # 2. inverse CDF inside the nucleus
-                            target = uniform[vi] * total[0]
+                            threshold = uniform[vi] * total[0]
                             total[0] = probs[row, 0]
                             k = T.alloc_buffer((1,), "int32", scope="local")
                             k[0] = 0
-                            while k[0] < count[0] - 1 and total[0] <= target:
+                            while k[0] < count[0] - 1 and total[0] <= threshold:
                                 k[0] = k[0] + 1
                                 total[0] = total[0] + probs[row, k[0]]
                             out[vi] = ids[row, k[0]]

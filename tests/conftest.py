@@ -8,24 +8,14 @@ a fresh context per test (`chromium.new_context()`).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
-import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-
-@dataclass
-class ServedApp:
-    url: str          # "http://127.0.0.1:PORT" (no trailing slash)
-    host: str
-    port: int
-    models_dir: Path | None
+from web.server import ServedApp  # noqa: F401  (tests type their fixtures with it)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -34,28 +24,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
 def start_server(models_dir: Path | None = None, domain: str = "cesium", host: str = "127.0.0.1"):
-    import uvicorn
+    from web.server import running_server
 
-    from web.server import create_app
-
-    port = free_port(host)
-    config = uvicorn.Config(create_app(models_dir, domain), host=host, port=port, log_level="warning",
-                            lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"webslm-serve-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"test server on {host}:{port} did not start")
-        time.sleep(0.02)
-    try:
-        yield ServedApp(f"http://{host}:{port}", host, port, models_dir)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    return running_server(models_dir, domain, host)
 
 
 FAKE_SHARD = b"\x00\x01" * 64

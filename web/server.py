@@ -7,6 +7,8 @@ root ('..', '.', empty segments, backslashes, drive letters, NUL) is a 404, as a
 
 from __future__ import annotations
 
+import contextlib
+
 import hashlib
 import json
 import re
@@ -221,3 +223,40 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium") ->
         return Response("not found\n", status_code=404, media_type="text/plain")
 
     return app
+
+
+@dataclass
+class ServedApp:
+    url: str          # "http://127.0.0.1:PORT" (no trailing slash)
+    host: str
+    port: int
+    models_dir: Path | None
+
+
+@contextlib.contextmanager
+def running_server(models_dir: Path | None = None, domain: str = "cesium", host: str = "127.0.0.1"):
+    """Serve `create_app` on a free loopback port from a background thread (tests, harness, benchmarks)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(models_dir, domain), host=host, port=port, log_level="warning",
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"webslm-serve-{port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"test server on {host}:{port} did not start")
+        time.sleep(0.02)
+    try:
+        yield ServedApp(f"http://{host}:{port}", host, port, models_dir)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

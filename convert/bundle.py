@@ -1,0 +1,150 @@
+"""`webslm convert`: a Hugging Face checkpoint -> a bundle that stock web-llm loads.
+
+A bundle is one directory, served as /models/<model_id>/resolve/main/<file>:
+  mlc-chat-config.json, tensor-cache.json + params_shard_*.bin, tokenizer files, <model_id>.wasm, and
+  webslm-bundle.json (our manifest: model id, quantization, required WebGPU features, sizes, hashes, timings).
+It is built in a temporary sibling directory and renamed into place, so it is never seen half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from webslm.atomic import atomic_dir, write_json
+from webslm.base_model import resolve_model
+from webslm.errors import WebslmError
+
+BUNDLE_MANIFEST = "webslm-bundle.json"
+BUNDLE_FORMAT = "webslm-bundle/1"
+
+
+@contextmanager
+def _phase(name: str, timings: dict):
+    print(f"[convert] {name} ...", flush=True)
+    start = time.monotonic()
+    yield
+    timings[name] = round(time.monotonic() - start, 2)
+    print(f"[convert] {name} done in {timings[name]:.1f} s", flush=True)
+
+
+def _check_quantizable(cfg, quant) -> None:
+    if not quant.quantized:
+        return
+    from convert.quantize import GROUP_SIZE
+
+    dims = {"hidden_size": cfg.hidden_size, "intermediate_size": cfg.intermediate_size,
+            "num_attention_heads * head_dim": cfg.num_attention_heads * cfg.head_dim}
+    bad = {k: v for k, v in dims.items() if v % GROUP_SIZE}
+    if bad:
+        listed = ", ".join(f"{k} = {v}" for k, v in bad.items())
+        raise WebslmError(f"{listed} not divisible by the q4 group size {GROUP_SIZE}: "
+                          f"{quant.name} cannot quantize this model; use --quantization q0f32")
+
+
+def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1", *, opt: str = "O1",
+                  model_id: str | None = None, context_window_size: int | None = None,
+                  prefill_chunk_size: int | None = None) -> Path:
+    from transformers import AutoTokenizer
+
+    from convert.chat_config import TOKENIZER_FILES, chat_config
+    from convert.compile import build_ir_module, compile_executable, model_metadata, webgpu_target
+    from convert.models.config import read_decoder_config
+    from convert.quantize import get_quantization
+    from convert.tensor_cache import write_tensor_cache
+    from convert.weights import load_hf_state, mlc_params
+    from convert.webruntime import export_webgpu_library
+
+    try:
+        quant = get_quantization(quantization)
+    except ValueError as e:
+        raise WebslmError(str(e)) from None
+    model_dir = Path(resolve_model(model))
+    cfg = read_decoder_config(model_dir, context_window_size, prefill_chunk_size)
+    _check_quantizable(cfg, quant)
+    model_id = model_id or f"{model_dir.name}-{quant.name}"
+    if not (model_dir / "tokenizer.json").is_file():
+        raise WebslmError(f"{model_dir}: no tokenizer.json; web-llm needs the fast tokenizer file")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    out_dir = Path(out_dir)
+    timings: dict[str, float] = {}
+    target = webgpu_target()
+    started = time.monotonic()
+    with atomic_dir(out_dir) as tmp:
+        with _phase("load", timings):
+            state = load_hf_state(model_dir)
+        with _phase("build IR", timings):
+            mod, params = build_ir_module(cfg, quant, target)
+        with _phase("quantize + write shards", timings):
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(params), unit="tensor", desc="weights", leave=False)
+            index = write_tensor_cache(tmp, mlc_params(state, params, quant, cfg.tie_word_embeddings),
+                                       progress=lambda *_: bar.update(), metadata={"model_id": model_id})
+            bar.close()
+            del state
+        with _phase("compile kernels", timings):
+            executable = compile_executable(mod, target)
+        wasm_name = f"{model_id}-webgpu.wasm"
+        with _phase(f"link ({opt})", timings):
+            export_webgpu_library(executable, tmp / wasm_name, opt=opt)
+        config = chat_config(model_dir, cfg, quant.name, tokenizer)
+        write_json(tmp / "mlc-chat-config.json", config)
+        for name in config["tokenizer_files"]:
+            shutil.copy2(model_dir / name, tmp / name)
+        metadata = model_metadata(cfg, quant, params)
+        kv_bytes = 2 * cfg.num_hidden_layers * cfg.context_window_size * cfg.num_key_value_heads * cfg.head_dim * 4
+        files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "model_id": model_id,
+            "quantization": quant.name,
+            "model_lib": wasm_name,
+            "required_features": quant.required_features,
+            "vram_required_MB": round((metadata["memory_usage"]["params_bytes"] + kv_bytes) / 2**20 + 64),
+            "low_resource_required": True,
+            "overrides": {"context_window_size": cfg.context_window_size},
+            "base_model": str(model_dir),
+            "model_config": cfg.to_dict(),
+            "opt": opt,
+            "sizes": {
+                "weights_bytes": index["metadata"]["ParamBytes"],
+                "wasm_bytes": (tmp / wasm_name).stat().st_size,
+                "total_bytes": sum(f["bytes"] for f in files.values()),
+            },
+            "files": files,
+            "timings_s": {**timings, "total": round(time.monotonic() - started, 2)},
+            "versions": _versions(),
+        }
+        write_json(tmp / BUNDLE_MANIFEST, manifest)
+    print(f"[convert] wrote {out_dir} ({manifest['sizes']['total_bytes'] / 2**20:.1f} MiB, "
+          f"{manifest['timings_s']['total']:.0f} s)", flush=True)
+    return out_dir
+
+
+def read_bundle_manifest(bundle_dir: Path) -> dict:
+    path = Path(bundle_dir) / BUNDLE_MANIFEST
+    if not path.is_file():
+        raise WebslmError(f"{bundle_dir}: not a webslm bundle (no {BUNDLE_MANIFEST}); make one with `webslm convert`")
+    return json.loads(path.read_text())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _versions() -> dict:
+    import tvm
+
+    import webslm.base_model  # noqa: F401  (webslm's own version comes from the package metadata)
+    from importlib.metadata import version
+
+    return {"webslm": version("webslm"), "apache-tvm": tvm.__version__, "web-llm": "0.2.86"}

@@ -1,0 +1,40 @@
+"""CLI verbs of the compiler stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from convert.quantize import QUANTIZATIONS
+from webslm.base_model import DEFAULT_MODEL
+
+DEFAULT_BUNDLES_DIR = Path("artifacts/bundles")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("convert", help="compile a model to a WebGPU bundle that stock web-llm loads",
+                       description="Quantize the weights (MLC layout), compile the model library (.wasm) for "
+                                   "WebGPU and write a bundle directory served by `webslm serve`.")
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL,
+                   help="'default' (embedded SmolLM2-135M-Instruct), a local HF directory, or a hub id")
+    p.add_argument("--quantization", "-q", default="q4f32_1", choices=list(QUANTIZATIONS),
+                   help="q4f16_1 for GPUs with shader-f16, q4f32_1 otherwise (CI, SwiftShader), q0f32 unquantized")
+    p.add_argument("--out", type=Path, default=None,
+                   help=f"bundle directory (default {DEFAULT_BUNDLES_DIR}/<model-id>)")
+    p.add_argument("--model-id", default=None, help="id web-llm knows the model by (default <dir>-<quantization>)")
+    p.add_argument("--opt", default="O1", choices=["O1", "O3"],
+                   help="wasm link optimisation: O1 links in seconds, O3 is ~3 MB smaller and takes ~100 s")
+    p.add_argument("--context-window", type=int, default=None, help="KV cache length (default min(2048, model))")
+    p.add_argument("--prefill-chunk", type=int, default=None, help="tokens per prefill call (default 512)")
+    p.set_defaults(run=_run_convert)
+
+
+def _run_convert(args) -> int:
+    from convert.bundle import convert_model
+    from webslm.base_model import resolve_model
+
+    model_dir = Path(resolve_model(args.model))
+    model_id = args.model_id or f"{model_dir.name}-{args.quantization}"
+    out = args.out or DEFAULT_BUNDLES_DIR / model_id
+    convert_model(model_dir, out, args.quantization, opt=args.opt, model_id=model_id,
+                  context_window_size=args.context_window, prefill_chunk_size=args.prefill_chunk)
+    return 0

@@ -1,0 +1,74 @@
+"""Drive the stock web-llm engine in headless Chromium: serve bundles, open the harness page, load, chat.
+
+Used by the browser evaluator, the compiler's parity tests and the benchmarks; the page is web/static/harness.js.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from pathlib import Path
+
+import numpy as np
+
+from webslm.errors import WebslmError
+
+WEBGPU_HELP = ("WebGPU is not available in this Chromium. Headless runs need the flags in webslm/browser.py "
+               "(--enable-unsafe-webgpu, SwiftShader or a GPU driver with Vulkan) and a page from http://127.0.0.1.")
+
+
+class BrowserSession:
+    """One server + one headless Chromium page with `window.harness`. Use as a context manager."""
+
+    def __init__(self, models_dir: Path, adapter: str = "swiftshader", timeout_s: float = 1800):
+        self.models_dir = Path(models_dir)
+        self.adapter = adapter
+        self.timeout_ms = timeout_s * 1000
+        self._stack = contextlib.ExitStack()
+        self.page = None
+        self.console: list[str] = []
+
+    def __enter__(self) -> "BrowserSession":
+        from playwright.sync_api import sync_playwright
+
+        from web.server import running_server
+        from webslm.browser import launch_chromium
+
+        try:
+            server = self._stack.enter_context(running_server(self.models_dir))
+            playwright = self._stack.enter_context(sync_playwright())
+            browser = launch_chromium(playwright, self.adapter)
+            self._stack.callback(browser.close)
+            self.page = browser.new_page()
+            self.page.set_default_timeout(self.timeout_ms)
+            self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+            self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+            self.page.goto(f"{server.url}/static/harness.html")
+            self.page.wait_for_function("window.harness && window.harness.ready === true")
+            self.gpu = self.page.evaluate("harness.gpu()")
+            if not self.gpu.get("available"):
+                raise WebslmError(f"{WEBGPU_HELP} ({self.gpu.get('reason')})")
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def load(self, model_id: str, capture_logits: bool = False) -> dict:
+        return self._call("harness.load", model_id, {"captureLogits": capture_logits})
+
+    def chat(self, messages: list[dict], capture_logits: bool = False, **request) -> dict:
+        """A chat completion; with capture_logits the raw logits of every sampled step as float32 arrays."""
+        result = self._call("harness.chat", {"messages": messages, **request}, {"captureLogits": capture_logits})
+        if result.get("logits") is not None:
+            result["logits"] = [np.frombuffer(base64.b64decode(b), dtype=np.float32) for b in result["logits"]]
+        return result
+
+    def _call(self, function: str, *args):
+        try:
+            return self.page.evaluate(f"([args]) => {function}(...args)", [list(args)])
+        except Exception as e:  # playwright wraps page exceptions; say what the page said
+            tail = "\n  ".join(self.console[-15:])
+            raise WebslmError(f"{function} failed in the browser: {e}\n  browser console:\n  {tail}") from None

@@ -1,0 +1,72 @@
+// The measurement page for tests, the browser evaluator and benchmarks. It runs the stock web-llm engine on the
+// main thread (logit processors, which let us read the raw logits of every step, only work there) and exposes
+// `window.harness`: gpu(), load(modelId, options), chat(request, options), unload().
+import * as webllm from "/vendor/web-llm/index.js";
+
+const log = (line) => { document.getElementById("log").textContent += line + "\n"; };
+
+let engine = null;
+let captured = null; // raw logits of each step while a chat() asks for them
+
+// web-llm hands a registered logit processor the raw logits (Float32Array over the vocabulary) before sampling.
+const logitCapture = {
+  processLogits(logits) { if (captured) captured.push(new Float32Array(logits)); return logits; },
+  processSampledToken(_token) {},
+  resetState() {},
+};
+
+function toBase64(floats) {
+  const bytes = new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
+async function gpu() {
+  if (!navigator.gpu) return { available: false, reason: "navigator.gpu is missing (WebGPU disabled or not a secure context)" };
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) return { available: false, reason: "no WebGPU adapter (driver missing or blocked)" };
+  const info = adapter.info || {};
+  return { available: true, features: [...adapter.features], vendor: info.vendor || "", architecture: info.architecture || "",
+           description: info.description || "", maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize };
+}
+
+async function load(modelId, { captureLogits = false } = {}) {
+  const { models } = await (await fetch("/api/models")).json();
+  const record = models.find((m) => m.model_id === modelId);
+  if (!record) throw new Error(`no bundle ${modelId} on this server (have: ${models.map((m) => m.model_id).join(", ")})`);
+  const started = performance.now();
+  let lastProgress = null;
+  engine = await webllm.CreateMLCEngine(modelId, {
+    appConfig: { model_list: [record], useIndexedDBCache: false },
+    logitProcessorRegistry: captureLogits ? new Map([[modelId, logitCapture]]) : undefined,
+    initProgressCallback: (p) => { lastProgress = p.text; log(p.text); },
+  });
+  return { load_s: (performance.now() - started) / 1000, last_progress: lastProgress, record };
+}
+
+async function chat(request, { captureLogits = false } = {}) {
+  if (!engine) throw new Error("no model loaded: call harness.load(modelId) first");
+  captured = captureLogits ? [] : null;
+  const started = performance.now();
+  const reply = await engine.chat.completions.create({ ...request, stream: false });
+  const elapsed = (performance.now() - started) / 1000;
+  const steps = captured;
+  captured = null;
+  await engine.resetChat();
+  return {
+    text: reply.choices[0].message.content,
+    finish_reason: reply.choices[0].finish_reason,
+    usage: reply.usage,
+    wall_s: elapsed,
+    logits: steps ? steps.map(toBase64) : null,
+  };
+}
+
+async function unload() {
+  if (engine) await engine.unload();
+  engine = null;
+}
+
+window.harness = { gpu, load, chat, unload, ready: true };
+log("harness ready");

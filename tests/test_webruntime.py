@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,131 @@ def test_vector_add_links_into_a_wasm_tvmjs_can_load(tmp_path):
     for name in REQUIRED_EXPORTS:
         assert name in interface.exports
     assert interface.exports["memory"] == "memory"
+
+
+SUPPORT_HEADERS_CHECK = r"""
+#include <tvm/support/serializer.h>
+#include "src/support/arena.h"
+#include "src/support/base64.h"
+#include "src/support/bytes_io.h"
+#include "src/support/ring_buffer.h"
+#include "src/support/utils.h"
+#include "3rdparty/compiler-rt/builtin_fp16.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+using namespace tvm::support;
+#define CHECK(cond) do { if (!(cond)) { std::printf("FAILED line %d: %s\n", __LINE__, #cond); std::exit(1); } } while (0)
+
+int main() {
+  // Serializer layout: u64 length prefixes, raw little-endian scalars, DLDataType as u8,u8,u16.
+  std::string bytes;
+  {
+    BytesOutStream out(&bytes);
+    out.Write(std::vector<std::string>{"ab", ""});
+    out.Write(std::vector<int64_t>{7, -1});
+    out.Write(DLDataType{2, 32, 1});
+    out.Write(std::unordered_map<int64_t, std::string>{{3, "x"}});
+  }
+  CHECK(bytes.size() == 8 + (8 + 2) + 8 + 8 + 16 + 4 + 8 + 8 + 8 + 1);
+  CHECK(bytes[0] == 2 && bytes[8] == 2 && bytes[16] == 'a');
+  {
+    BytesInStream in(bytes);
+    std::vector<std::string> names; std::vector<int64_t> words; DLDataType dtype; std::unordered_map<int64_t, std::string> m;
+    CHECK(in.Read(&names) && names.size() == 2 && names[0] == "ab" && names[1].empty());
+    CHECK(in.Read(&words) && words[0] == 7 && words[1] == -1);
+    CHECK(in.Read(&dtype) && dtype.code == 2 && dtype.bits == 32 && dtype.lanes == 1);
+    CHECK(in.Read(&m) && m.at(3) == "x");
+    int32_t past_end;
+    CHECK(!in.Read(&past_end));
+  }
+  // Base64 (RFC 4648 test vectors) and a round trip through the streams.
+  for (auto [plain, coded] : std::vector<std::pair<std::string, std::string>>{
+           {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foobar", "Zm9vYmFy"}}) {
+    std::string text;
+    BytesOutStream sink(&text);
+    Base64OutStream b64(&sink);
+    b64.Write(plain.data(), plain.size());
+    b64.Finish();
+    CHECK(text == coded);
+    BytesInStream source(text);
+    Base64InStream decode(&source);
+    decode.InitPosition();
+    std::string back(plain.size() + 3, '?');
+    CHECK(decode.Read(&back[0], back.size()) == plain.size());
+    CHECK(back.substr(0, plain.size()) == plain);
+  }
+  // Ring buffer: FIFO order across wrap-around and growth, callback reads and writes.
+  RingBuffer ring;
+  std::string expected, got;
+  int counter = 0;
+  for (int round = 0; round < 200; ++round) {
+    std::string chunk(37 + round * 13 % 900, '\0');
+    for (char& c : chunk) c = static_cast<char>(counter++ % 251);
+    if (round % 3 == 0) {
+      size_t n = ring.WriteWithCallback([&](void* dst, size_t size) {
+        size_t take = std::min(size, chunk.size()); std::memcpy(dst, chunk.data(), take); return take; }, chunk.size());
+      CHECK(n == chunk.size());
+    } else {
+      ring.Write(chunk.data(), chunk.size());
+    }
+    expected += chunk;
+    size_t drain = ring.bytes_available() / 2 + 1;
+    if (round % 2 == 0) {
+      std::string part(drain, '\0');
+      ring.Read(&part[0], drain);
+      got += part;
+    } else {
+      while (drain > 0) {
+        size_t n = ring.ReadWithCallback([&](const void* src, size_t size) {
+          got.append(static_cast<const char*>(src), size); return size; }, drain);
+        CHECK(n > 0);
+        drain -= n;
+      }
+    }
+  }
+  std::string rest(ring.bytes_available(), '\0');
+  ring.Read(&rest[0], rest.size());
+  got += rest;
+  CHECK(got == expected && ring.bytes_available() == 0);
+  ring.Reserve(1 << 16);
+  // Arena: aligned, distinct allocations; recycle frees everything.
+  Arena arena;
+  double* d = arena.allocate_<double>(3);
+  char* c = arena.allocate_<char>(100000);
+  CHECK(reinterpret_cast<uintptr_t>(d) % alignof(double) == 0 && c != reinterpret_cast<char*>(d));
+  arena.RecycleAll();
+  CHECK(StartsWith("RPCSessionTimeoutError: x", "RPCSessionTimeoutError: ") && !StartsWith("ab", "abc"));
+  // fp16: 1.0 <-> 0x3c00, max half, round to nearest even, subnormals.
+  CHECK((__truncXfYf2__<float, uint32_t, 23, uint16_t, uint16_t, 10>(1.0f)) == 0x3c00);
+  CHECK((__truncXfYf2__<float, uint32_t, 23, uint16_t, uint16_t, 10>(65504.0f)) == 0x7bff);
+  CHECK((__truncXfYf2__<float, uint32_t, 23, uint16_t, uint16_t, 10>(65520.0f)) == 0x7c00);
+  CHECK((__truncXfYf2__<float, uint32_t, 23, uint16_t, uint16_t, 10>(1.0f + 1.0f / 2048)) == 0x3c00);
+  CHECK((__extendXfYf2__<uint16_t, uint16_t, 10, float, uint32_t, 23>(0x0001)) == 5.9604645e-08f);
+  CHECK((__extendXfYf2__<uint16_t, uint16_t, 10, float, uint32_t, 23>(0xc000)) == -2.0f);
+  std::printf("ok\n");
+  return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs a host C++ compiler (g++)")
+def test_support_headers_behave(tmp_path):
+    """Our stand-in headers, compiled for the host: serializer layout, base64, ring buffer, arena, fp16."""
+    import subprocess
+
+    import tvm_ffi
+
+    ffi_root = Path(tvm_ffi.__file__).parent
+    source = tmp_path / "check.cc"
+    source.write_text(SUPPORT_HEADERS_CHECK)
+    exe = tmp_path / "check"
+    compile_cmd = ["g++", "-std=c++17", "-O1", "-o", str(exe), str(source),
+                   f"-I{runtime_build.SUPPORT_HEADERS / 'include'}", f"-I{runtime_build.SUPPORT_HEADERS}",
+                   f"-I{ffi_root / 'include'}", f"-L{ffi_root / 'lib'}", "-ltvm_ffi",
+                   f"-Wl,-rpath,{ffi_root / 'lib'}"]
+    proc = subprocess.run(compile_cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stdout + run.stderr

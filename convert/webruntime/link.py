@@ -11,7 +11,6 @@ linking fails with a clear message if anything else is left undefined.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,7 +122,6 @@ def export_webgpu_library(executable, out_wasm: Path | str, opt: str = "O1") -> 
         link_model_library(files, output, opt=opt)
 
     link_objects.object_format = "o"  # export_library asks its fcompile which format to write
-    if shutil.which("emcc") is None:
-        find_emcc()  # raises the install hint before TVM spends time writing objects
+    find_emcc()  # fail with the install hint before TVM spends time writing objects
     executable.export_library(str(out_wasm), fcompile=link_objects)
     return out_wasm

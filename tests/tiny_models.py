@@ -76,3 +76,34 @@ def make_tiny_model(out_dir: Path, arch: str = "llama", vocab: int = 500, seed: 
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+_CACHE: dict[tuple, Path] = {}
+
+
+def cached_tiny_model(arch: str = "llama", vocab: int = 500) -> Path:
+    """One tiny model per (arch, vocab) per test process, in a temporary directory removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+
+    key = (arch, vocab)
+    if key not in _CACHE:
+        root = Path(tempfile.mkdtemp(prefix=f"webslm-tiny-{arch}-"))
+        atexit.register(shutil.rmtree, root, True)
+        _CACHE[key] = make_tiny_model(root / "model", arch=arch, vocab=vocab)
+    return _CACHE[key]
+
+
+def write_tiny_dataset(path: Path, n: int = 24, seed: int = 3, fmt: str = "seed") -> Path:
+    """`n` generated Cesium records in seed or chat format."""
+    from train.dataset.generate import generate_records
+    from train.dataset.records import seed_to_chat, write_records
+    from webslm.domain import load_domain
+
+    domain = load_domain()
+    records = generate_records(domain, n, seed=seed)
+    if fmt == "chat":
+        records = [seed_to_chat(r, domain.system_prompt) for r in records]
+    write_records(Path(path), records)
+    return Path(path)

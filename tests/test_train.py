@@ -1,0 +1,154 @@
+"""`webslm train` / `webslm merge` on tiny models: answer-only labels, determinism, resume after a killed process,
+merged logits equal base+adapter, clear errors on bad data and OOM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.tiny_models import cached_tiny_model, write_tiny_dataset
+from train.lora import (CHATML_TRAINING_TEMPLATE, TrainConfig, latest_checkpoint, load_conversations, make_config,
+                        train_lora, training_chat_template)
+from webslm.errors import WebslmError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _config(tmp_path, name="run", **overrides) -> TrainConfig:
+    data = write_tiny_dataset(tmp_path / "train.jsonl", n=24)
+    values = dict(model=str(cached_tiny_model("llama")), train_file=str(data), out=str(tmp_path / name),
+                  max_steps=4, save_steps=2, batch_size=4, seed=7)
+    values.update(overrides)
+    return make_config(None, **values)
+
+
+def _adapter_tensors(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "adapter_model.safetensors"))
+
+
+def test_training_template_renders_like_the_models_and_labels_only_the_answer(tmp_path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(cached_tiny_model("llama"))
+    conversations = load_conversations(write_tiny_dataset(tmp_path / "d.jsonl", n=4, fmt="chat"), "SYSTEM")
+    assert training_chat_template(tokenizer, conversations) == CHATML_TRAINING_TEMPLATE
+    messages = conversations[0]
+    out = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True,
+                                        chat_template=CHATML_TRAINING_TEMPLATE)
+    labelled = [t for t, m in zip(out["input_ids"], out["assistant_masks"]) if m]
+    assert tokenizer.decode(labelled) == messages[2]["content"] + "<|im_end|>"  # the answer and its stop token
+
+
+def test_train_writes_a_peft_adapter_and_manifest_and_is_deterministic(tmp_path):
+    first = train_lora(_config(tmp_path, "a"), progress=False)
+    second = train_lora(_config(tmp_path, "b"), progress=False)
+    out = tmp_path / "a"
+    for name in ("adapter_config.json", "adapter_model.safetensors", "webslm-run.json", "loss.png",
+                 "tokenizer.json", "chat_template.jinja"):
+        assert (out / name).is_file(), name
+    assert first["steps"] == 4 and first["final_loss"] > 0 and first["data"]["records"] == 24
+    assert len(first["data"]["sha256"]) == 64 and first["config"]["lora_r"] == 16
+    assert latest_checkpoint(out).name == "checkpoint-4"
+    a, b = _adapter_tensors(out), _adapter_tensors(tmp_path / "b")
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a), "same seed, different adapter"
+    assert first["final_loss"] == second["final_loss"]
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["r"] == 16 and config["lora_alpha"] == 32
+    assert set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+
+
+def test_qwen2_trains(tmp_path):
+    manifest = train_lora(_config(tmp_path, model=str(cached_tiny_model("qwen2")), max_steps=2), progress=False)
+    assert manifest["steps"] == 2
+
+
+def test_resume_after_a_killed_process_reaches_the_same_step_count(tmp_path):
+    config = _config(tmp_path, max_steps=60, save_steps=5, batch_size=2)
+    cmd = [sys.executable, "-m", "webslm.cli", "train", config.train_file, "--out", config.out, "--model",
+           config.model, "--max-steps", "60", "--save-steps", "5", "--batch-size", "2", "--seed", "7"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while latest_checkpoint(Path(config.out)) is None:
+            assert proc.poll() is None, "training ended before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    interrupted_at = int(latest_checkpoint(Path(config.out)).name.split("-")[1])
+    assert interrupted_at < 60
+    with pytest.raises(WebslmError, match="--resume"):
+        train_lora(config, progress=False)
+    manifest = train_lora(config, resume=True, progress=False)
+    assert manifest["steps"] == 60 and manifest["resumed_from"].startswith("checkpoint-")
+    state = json.loads((latest_checkpoint(Path(config.out)) / "trainer_state.json").read_text())
+    assert state["global_step"] == 60
+
+
+def test_merged_model_logits_equal_base_plus_adapter(tmp_path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from train.merge import merge_adapter
+
+    config = _config(tmp_path, learning_rate=5e-3, max_steps=3)
+    train_lora(config, progress=False)
+    merged_dir = merge_adapter(Path(config.out), tmp_path / "merged")
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja", "webslm-merge.json"):
+        assert (merged_dir / name).is_file(), name
+    ids = torch.tensor([[5, 17, 42, 99, 7, 300, 12]])
+    base = AutoModelForCausalLM.from_pretrained(config.model, dtype=torch.float32)
+    with torch.no_grad():
+        plain = base(ids).logits
+        with_adapter = PeftModel.from_pretrained(base, config.out).eval()(ids).logits
+        merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()(ids).logits
+    assert (with_adapter - plain).abs().max() > 1e-3, "the adapter changes nothing; the test would prove nothing"
+    assert (merged - with_adapter).abs().max() < 1e-4
+
+
+def test_bad_data_fails_before_training(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(WebslmError, match="empty"):
+        train_lora(_config(tmp_path, train_file=str(empty)), progress=False)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": "fly to Paris", "output": "{}"}\n{"instruction": "x"}\nnot json\n')
+    with pytest.raises(WebslmError) as info:
+        train_lora(_config(tmp_path, train_file=str(bad)), progress=False)
+    assert "bad.jsonl:2" in str(info.value) and "bad.jsonl:3" in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_file_and_flags(tmp_path):
+    (tmp_path / "c.toml").write_text('[train]\nlora_r = 8\nlearning_rate = 1e-4\n')
+    config = make_config(tmp_path / "c.toml", learning_rate=3e-4, train_file="x", out="y")
+    assert config.lora_r == 8 and config.learning_rate == 3e-4 and config.lora_alpha == 32
+    (tmp_path / "bad.json").write_text('{"lora_rank": 8}')
+    with pytest.raises(WebslmError, match="unknown setting"):
+        make_config(tmp_path / "bad.json")
+    with pytest.raises(WebslmError, match="batch-size"):
+        make_config(None, batch_size=0)
+
+
+def test_out_of_memory_names_the_flags_to_lower(tmp_path, monkeypatch):
+    import torch
+    from transformers import Trainer
+
+    def boom(self, *a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(Trainer, "train", boom)
+    with pytest.raises(WebslmError, match="--batch-size.*--max-length"):
+        train_lora(_config(tmp_path), progress=False)

@@ -13,28 +13,31 @@ import time
 import uuid
 
 from evalharness.torch_backend import Sampling, generate_ids, prompt_ids
+from pydantic import BaseModel, ConfigDict
+
+
+# Request bodies (module level: FastAPI resolves these annotations by name, which fails for classes local to a function)
+class Message(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | None = ""
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    messages: list[Message]
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stream: bool | None = False
+    response_format: dict | None = None
 
 
 def create_app(model, tokenizer, conv: dict, model_name: str = "webslm"):
     from fastapi import FastAPI, HTTPException
-    from pydantic import BaseModel, ConfigDict
-
-    class Message(BaseModel):
-        model_config = ConfigDict(extra="allow")
-        role: str
-        content: str | None = ""
-
-    class ChatRequest(BaseModel):
-        model_config = ConfigDict(extra="allow")
-        model: str | None = None
-        messages: list[Message]
-        max_tokens: int | None = None
-        max_completion_tokens: int | None = None
-        temperature: float | None = None
-        top_p: float | None = None
-        seed: int | None = None
-        stream: bool | None = False
-        response_format: dict | None = None
 
     app = FastAPI(title="webslm serve-api")
     lock = threading.Lock()  # one generation at a time: the model is not re-entrant and CPU cores are few

@@ -1,0 +1,172 @@
+"""`webslm eval` and `webslm serve-api` on a tiny random model: web-llm prompt ids under batching, garbage scored
+never raised, the shared pipeline on known answers, and an endpoint evaluation against our own server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from evalharness.predict import Generation, Run, evaluate, execute_output, load_examples, load_gazetteer, parse_json_text
+from tests.tiny_models import cached_tiny_model, write_tiny_dataset
+from webslm.domain import load_domain
+from webslm.errors import WebslmError
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return load_domain()
+
+
+@pytest.fixture(scope="module")
+def tiny(domain):
+    from evalharness.torch_backend import load_model
+
+    return load_model(str(cached_tiny_model("llama")))
+
+
+def _messages(domain, texts):
+    return [[{"role": "system", "content": domain.system_prompt}, {"role": "user", "content": t}] for t in texts]
+
+
+def test_batched_generation_keeps_each_prompts_ids_and_answers(domain, tiny):
+    from evalharness.torch_backend import Sampling, generate_ids, prompt_ids
+    from webslm.prompting import encode_prompt
+
+    model, tokenizer, conv = tiny
+    messages = _messages(domain, ["fly to Paris", "zoom in a lot please, much closer now", "2D"])
+    prompts = [prompt_ids(tokenizer, conv, m) for m in messages]
+    assert prompts[0] == encode_prompt(tokenizer, conv, domain.system_prompt, messages[0][1:])
+    assert len({len(p) for p in prompts}) == 3  # different lengths: left padding is exercised
+    sampling = Sampling(max_new_tokens=12)
+    batched = generate_ids(model, tokenizer, conv, prompts, sampling, batch_size=3)
+    alone = [generate_ids(model, tokenizer, conv, [p], sampling, batch_size=1)[0] for p in prompts]
+    assert [ids for ids, _ in batched] == [ids for ids, _ in alone]
+
+
+def test_parse_and_execute(domain):
+    gazetteer = load_gazetteer(domain)
+    assert parse_json_text(' ```json\n{"a": 1}\n``` ')[0] == {"a": 1}
+    assert parse_json_text('{"a": 1} and more')[1].startswith("extra text")
+    assert parse_json_text("Sure! Here is")[0] is None
+    ok = execute_output('{"tool": "flyTo", "arguments": {"place": "Paris"}}', domain, gazetteer)
+    assert ok["stage"] == "ok" and abs(ok["call"]["arguments"]["latitude"] - 48.85) < 0.1
+    assert execute_output('{"tool": "flyTo", "arguments": {"place": "Nowhereville Xq"}}', domain, gazetteer)["stage"] == "grounding"
+    assert execute_output('{"tool": "zoom", "arguments": {}}', domain, gazetteer)["stage"] == "schema"
+    assert execute_output('[1, 2', domain, gazetteer)["stage"] == "json"
+
+
+def test_pipeline_scores_known_answers(tmp_path, domain):
+    from evalharness.metrics import summarize
+
+    path = tmp_path / "t.jsonl"
+    rows = [{"instruction": "fly to paris", "output": '{"tool": "flyTo", "arguments": {"place": "Paris"}}'},
+            {"instruction": "go to 2.35E 48.85N", "output": '{"tool": "flyTo", "arguments": {"place": "Paris"}}'},
+            {"instruction": "zoom in", "output": '{"tool": "zoom", "arguments": {"amount": 2}}'},
+            {"instruction": "gibberish", "output": '{"tool": "zoom", "arguments": {"amount": 2}}'}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    answers = ['{"tool": "flyTo", "arguments": {"place": "Paris"}}',
+               '{"tool": "flyTo", "arguments": {"longitude": 2.3488, "latitude": 48.8534}}',
+               '{"tool": "zoom", "arguments": {"amount": 2.01}}',
+               '\x00<<garbage']
+
+    def canned(messages_list):
+        assert all(m[0]["role"] == "system" and m[1]["role"] == "user" for m in messages_list)
+        return [Generation(answers[[r["instruction"] for r in rows].index(m[1]["content"])], 0.1)
+                for m in messages_list]
+
+    out = evaluate(load_examples(path, domain.system_prompt), Run("canned", canned), domain, chunk=3, progress=False)
+    m = summarize(out)
+    assert (m["valid_json"], m["schema_valid"], m["right_tool"], m["right_args"], m["exact_match"]) == (
+        0.75, 0.75, 0.75, 0.75, 0.25)
+    assert out[3]["call"] is None and out[3]["stage"] == "json" and out[3]["raw"] == '\x00<<garbage'
+
+
+def test_eval_cli_compare_scores_a_garbage_model_without_crashing(tmp_path, domain):
+    from train.lora import make_config, train_lora
+    from webslm.cli import main
+
+    model = cached_tiny_model("llama")
+    data = write_tiny_dataset(tmp_path / "d.jsonl", n=8)
+    train_lora(make_config(None, model=str(model), train_file=str(data), out=str(tmp_path / "ad"), max_steps=1,
+                           batch_size=4), progress=False)
+    rc = main(["eval", str(data), "--adapter", str(tmp_path / "ad"), "--compare", "--out", str(tmp_path / "ev"),
+               "--max-new-tokens", "8", "--quiet"])
+    assert rc == 0
+    ev = tmp_path / "ev"
+    for name in ("report.md", "metrics.png", "metrics.json", "base+prompt/predictions.jsonl",
+                 "fine-tuned/predictions.jsonl", "fine-tuned/metrics.json"):
+        assert (ev / name).is_file(), name
+    report = (ev / "report.md").read_text()
+    assert "| right arguments |" in report and "base+prompt" in report and "fine-tuned" in report
+    row = json.loads((ev / "fine-tuned/predictions.jsonl").read_text().splitlines()[0])
+    assert {"instruction", "raw", "parsed", "call", "reason", "reference"} <= row.keys()
+    assert json.loads((ev / "metrics.json").read_text())["runs"]["fine-tuned"]["n"] == 8
+
+
+def test_eval_rejects_a_bad_test_file_before_loading_a_model(tmp_path):
+    from webslm.cli import main
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"instruction": "x"}\n')
+    assert main(["eval", str(bad), "--model", "/nonexistent/model", "--out", str(tmp_path / "o")]) == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_eval_endpoint_against_our_serve_api(tmp_path, domain, tiny):
+    import uvicorn
+
+    from evalharness.commands import evaluate_runs
+    from evalharness.endpoint import endpoint_backend
+    from evalharness.serve_api import create_app
+    from evalharness.torch_backend import Sampling, torch_backend
+
+    model, tokenizer, conv = tiny
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(model, tokenizer, conv, "tiny"), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline
+            time.sleep(0.02)
+        data = write_tiny_dataset(tmp_path / "t.jsonl", n=4)
+        url = f"http://127.0.0.1:{port}"
+        results = evaluate_runs(data, tmp_path / "ep", [Run("endpoint", endpoint_backend(url, max_tokens=10))],
+                                domain, progress=False)
+        assert results["endpoint"]["n"] == 4 and (tmp_path / "ep/report.md").is_file()
+        # the server builds the same prompt ids as the torch backend: same greedy answers
+        served = [json.loads(line)["raw"] for line in (tmp_path / "ep/predictions.jsonl").read_text().splitlines()]
+        direct = evaluate(load_examples(data, domain.system_prompt),
+                          Run("torch", torch_backend(model, tokenizer, conv, Sampling(max_new_tokens=10))), domain,
+                          progress=False)
+        assert served == [r["raw"] for r in direct]
+        import httpx
+
+        reply = httpx.post(f"{url}/v1/chat/completions", json={
+            "messages": [{"role": "user", "content": "zoom in"}], "max_tokens": 4,
+            "response_format": {"type": "json_object"}}).json()
+        assert reply["object"] == "chat.completion" and reply["usage"]["completion_tokens"] <= 4
+        assert reply["webslm"]["json_valid"] in (True, False)
+        assert httpx.post(f"{url}/v1/chat/completions", json={"messages": [], "stream": True}).status_code in (400, 422)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_unreachable_endpoint_is_a_clear_error():
+    from evalharness.endpoint import endpoint_backend
+
+    with pytest.raises(WebslmError, match="cannot reach the endpoint .*serve-api"):
+        endpoint_backend(f"http://127.0.0.1:{_free_port()}")

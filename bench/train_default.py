@@ -39,6 +39,7 @@ def main() -> int:
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--work", type=Path, default=Path("bench-out/train_default"))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (1 is faster on a busy 2-core box)")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -49,10 +50,11 @@ def main() -> int:
         timings["split"] = stage("split", ["data", "split", str(work / "all.jsonl"), "--out", str(work / "split")], log)
         timings["train"] = stage("train", ["train", str(work / "split/train.jsonl"), "--out", str(work / "adapter"),
                                            "--max-steps", str(args.max_steps), "--save-steps", "25",
-                                           "--seed", str(args.seed)], log)
+                                           "--seed", str(args.seed), "--threads", str(args.threads)], log)
         timings["eval"] = stage("eval", ["eval", str(work / "split/test.jsonl"), "--adapter", str(work / "adapter"),
                                          "--compare", "--limit", str(args.eval_limit), "--max-new-tokens",
-                                         str(args.max_new_tokens), "--out", str(work / "eval"), "--quiet"], log)
+                                         str(args.max_new_tokens), "--out", str(work / "eval"), "--quiet",
+                                         "--threads", str(args.threads)], log)
     run = json.loads((work / "adapter/webslm-run.json").read_text())
     runs = json.loads((work / "eval/metrics.json").read_text())["runs"]
     base, tuned = runs["base+prompt"], runs["fine-tuned"]

@@ -52,6 +52,11 @@ def open_runs(args, domain):
     from evalharness.torch_backend import Sampling, load_model, torch_backend
     from train.lora import adapter_base_model
 
+    if getattr(args, "threads", 0):
+        import torch
+
+        torch.set_num_threads(args.threads)
+
     if args.compare and not args.adapter:
         raise WebslmError("--compare needs --adapter (it compares the base model with the base + adapter)")
     model_arg = args.model or (adapter_base_model(args.adapter) if args.adapter else "default")
@@ -148,6 +153,7 @@ def register(sub) -> None:
     e.add_argument("--top-p", type=float, default=1.0)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    e.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     for name in BACKEND_MODULES:
         module = _backend_module(name) if name not in ("torch", "endpoint") else None

@@ -72,9 +72,9 @@ def test_qwen2_trains(tmp_path):
 
 
 def test_resume_after_a_killed_process_reaches_the_same_step_count(tmp_path):
-    config = _config(tmp_path, max_steps=60, save_steps=5, batch_size=2)
+    config = _config(tmp_path, max_steps=30, save_steps=3, batch_size=2)
     cmd = [sys.executable, "-m", "webslm.cli", "train", config.train_file, "--out", config.out, "--model",
-           config.model, "--max-steps", "60", "--save-steps", "5", "--batch-size", "2", "--seed", "7"]
+           config.model, "--max-steps", "30", "--save-steps", "3", "--batch-size", "2", "--seed", "7"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}, start_new_session=True)
     try:
@@ -87,13 +87,13 @@ def test_resume_after_a_killed_process_reaches_the_same_step_count(tmp_path):
     finally:
         proc.wait()
     interrupted_at = int(latest_checkpoint(Path(config.out)).name.split("-")[1])
-    assert interrupted_at < 60
+    assert interrupted_at < 30
     with pytest.raises(WebslmError, match="--resume"):
         train_lora(config, progress=False)
     manifest = train_lora(config, resume=True, progress=False)
-    assert manifest["steps"] == 60 and manifest["resumed_from"].startswith("checkpoint-")
+    assert manifest["steps"] == 30 and manifest["resumed_from"].startswith("checkpoint-")
     state = json.loads((latest_checkpoint(Path(config.out)) / "trainer_state.json").read_text())
-    assert state["global_step"] == 60
+    assert state["global_step"] == 30
 
 
 def test_merged_model_logits_equal_base_plus_adapter(tmp_path):

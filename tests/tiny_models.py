@@ -27,7 +27,7 @@ def _corpus() -> list[str]:
     try:
         from train.dataset.generate import generate_records
 
-        for record in generate_records(domain, 200, seed=0):
+        for record in generate_records(domain, 80, seed=0):
             lines.append(record["instruction"])
             lines.append(record["output"])
     except Exception:  # the generator's API may change; the system prompt alone still makes a usable tokenizer

@@ -48,15 +48,15 @@ def _check_quantizable(cfg, quant) -> None:
 
 def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1", *, opt: str = "O1",
                   model_id: str | None = None, context_window_size: int | None = None,
-                  prefill_chunk_size: int | None = None) -> Path:
+                  prefill_chunk_size: int | None = None, lora_rank: int = 0) -> Path:
     from transformers import AutoTokenizer
 
-    from convert.chat_config import TOKENIZER_FILES, chat_config
+    from convert.chat_config import chat_config
     from convert.compile import build_ir_module, compile_executable, model_metadata, webgpu_target
     from convert.models.config import read_decoder_config
     from convert.quantize import get_quantization
     from convert.tensor_cache import write_tensor_cache
-    from convert.weights import load_hf_state, mlc_params
+    from convert.weights import checkpoint_fingerprint, load_hf_state, mlc_params
     from convert.webruntime import export_webgpu_library
 
     try:
@@ -78,7 +78,7 @@ def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1
         with _phase("load", timings):
             state = load_hf_state(model_dir)
         with _phase("build IR", timings):
-            mod, params = build_ir_module(cfg, quant, target)
+            mod, params = build_ir_module(cfg, quant, target, lora_rank)
         with _phase("quantize + write shards", timings):
             from tqdm import tqdm
 
@@ -96,7 +96,7 @@ def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1
         write_json(tmp / "mlc-chat-config.json", config)
         for name in config["tokenizer_files"]:
             shutil.copy2(model_dir / name, tmp / name)
-        metadata = model_metadata(cfg, quant, params)
+        metadata = model_metadata(cfg, quant, params, lora_rank)
         kv_bytes = 2 * cfg.num_hidden_layers * cfg.context_window_size * cfg.num_key_value_heads * cfg.head_dim * 4
         files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
         manifest = {
@@ -109,6 +109,10 @@ def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1
             "low_resource_required": True,
             "overrides": {"context_window_size": cfg.context_window_size},
             "base_model": str(model_dir),
+            "base_fingerprint": checkpoint_fingerprint(model_dir),
+            "lora": {"rank": lora_rank,
+                     "params": [{"name": p.name, "shape": list(p.shape), "dtype": p.dtype, "index": i}
+                                for i, p in enumerate(params) if p.name.endswith((".lora_A", ".lora_B"))]},
             "model_config": cfg.to_dict(),
             "opt": opt,
             "sizes": {
@@ -142,9 +146,8 @@ def _sha256(path: Path) -> str:
 
 
 def _versions() -> dict:
-    import tvm
-
-    import webslm.base_model  # noqa: F401  (webslm's own version comes from the package metadata)
     from importlib.metadata import version
+
+    import tvm
 
     return {"webslm": version("webslm"), "apache-tvm": tvm.__version__, "web-llm": "0.2.86"}

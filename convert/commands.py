@@ -25,7 +25,11 @@ def register(sub) -> None:
                    help="wasm link optimisation: O1 links in seconds, O3 is ~3 MB smaller and takes ~100 s")
     p.add_argument("--context-window", type=int, default=None, help="KV cache length (default min(2048, model))")
     p.add_argument("--prefill-chunk", type=int, default=None, help="tokens per prefill call (default 512)")
+    p.add_argument("--lora-rank", type=int, default=0,
+                   help="compile a runtime LoRA branch of this rank (per projection) on q/k/v/o/gate/up/down; "
+                        "adapters of rank <= this swap in the browser without recompiling (0 = none)")
     p.set_defaults(run=_run_convert)
+    register_adapter(sub)
 
 
 def _run_convert(args) -> int:
@@ -36,5 +40,30 @@ def _run_convert(args) -> int:
     model_id = args.model_id or f"{model_dir.name}-{args.quantization}"
     out = args.out or DEFAULT_BUNDLES_DIR / model_id
     convert_model(model_dir, out, args.quantization, opt=args.opt, model_id=model_id,
-                  context_window_size=args.context_window, prefill_chunk_size=args.prefill_chunk)
+                  context_window_size=args.context_window, prefill_chunk_size=args.prefill_chunk,
+                  lora_rank=args.lora_rank)
+    return 0
+
+
+def register_adapter(sub) -> None:
+    p = sub.add_parser("convert-adapter", help="turn a PEFT LoRA adapter into an adapter bundle for a base bundle",
+                       description="Writes only the adapter's tensors (fused and zero-padded to the base bundle's "
+                                   "LoRA rank) plus a manifest; the base's weights and .wasm are reused.")
+    p.add_argument("peft_dir", type=Path, help="a PEFT adapter directory (e.g. from `webslm train`)")
+    p.add_argument("--base", type=Path, required=True, help="the base bundle (converted with --lora-rank)")
+    p.add_argument("--out", type=Path, default=None, help="adapter bundle directory (default "
+                                                           "artifacts/adapters/<adapter-id>)")
+    p.add_argument("--adapter-id", default=None, help="name shown in the demo (default: the PEFT directory name)")
+    p.add_argument("--base-model", type=Path, default=None,
+                   help="the base checkpoint the adapter was trained on, if its adapter_config path is not local")
+    p.set_defaults(run=_run_convert_adapter)
+
+
+def _run_convert_adapter(args) -> int:
+    from convert.adapter import convert_adapter
+
+    adapter_id = args.adapter_id or args.peft_dir.resolve().name
+    out = args.out or Path("artifacts/adapters") / adapter_id
+    convert_adapter(args.peft_dir, args.base, out, adapter_id, args.base_model)
+    print(f"wrote {out}")
     return 0

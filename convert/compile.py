@@ -40,20 +40,22 @@ class ParamSpec:
     dtype: str
 
 
-def build_ir_module(cfg: DecoderConfig, quant: Quantization, target: Target) -> tuple[tvm.IRModule, list[ParamSpec]]:
-    model = CausalLM(cfg, quant)
+def build_ir_module(cfg: DecoderConfig, quant: Quantization, target: Target,
+                    lora_rank: int = 0) -> tuple[tvm.IRModule, list[ParamSpec]]:
+    model = CausalLM(cfg, quant, lora_rank)
     with target:
         mod, named_params = model.export_tvm(spec=model.get_default_spec())
     params = [ParamSpec(name, tuple(int(d) for d in p.shape), p.dtype) for name, p in named_params]
     mod.update(sampling_module(cfg.vocab_size))
-    metadata = model_metadata(cfg, quant, params)
+    metadata = model_metadata(cfg, quant, params, lora_rank)
     bb = relax.BlockBuilder(mod)
     with bb.function("_metadata", params=[]):
         bb.emit_func_output(tvm.ir.StringImm(json.dumps(metadata)))
     return bb.get(), params
 
 
-def model_metadata(cfg: DecoderConfig, quant: Quantization, params: list[ParamSpec]) -> dict:
+def model_metadata(cfg: DecoderConfig, quant: Quantization, params: list[ParamSpec],
+                   lora_rank: int = 0) -> dict:
     import numpy as np
 
     param_bytes = sum(int(np.prod(p.shape)) * np.dtype(p.dtype).itemsize for p in params)
@@ -77,6 +79,7 @@ def model_metadata(cfg: DecoderConfig, quant: Quantization, params: list[ParamSp
             "head_dim": cfg.head_dim,
         },
         "memory_usage": {"params_bytes": param_bytes},
+        "lora_rank": lora_rank,
     }
 
 

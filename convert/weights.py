@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
@@ -58,7 +57,9 @@ def mlc_params(state: dict[str, np.ndarray], params: list[ParamSpec], quant: Qua
     quantized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for spec in params:
         layer, _, kind = spec.name.rpartition(".")
-        if kind in ("q_weight", "q_scale"):
+        if kind in ("lora_A", "lora_B"):
+            array = np.zeros(spec.shape, spec.dtype)  # the base bundle carries an all-zero adapter
+        elif kind in ("q_weight", "q_scale"):
             if layer not in quantized:
                 quantized[layer] = quantize_q4(_gather(state, layer, "weight", tied_embedding), quant.scale_dtype)
             array = quantized[layer][0 if kind == "q_weight" else 1]
@@ -70,6 +71,18 @@ def mlc_params(state: dict[str, np.ndarray], params: list[ParamSpec], quant: Qua
             raise WebslmError(f"{spec.name}: converted to {array.dtype}{list(array.shape)}, "
                               f"the model library expects {spec.dtype}{list(spec.shape)} (config.json mismatch?)")
         yield spec.name, array
+
+
+def checkpoint_fingerprint(model_dir: Path) -> str:
+    """sha256 over the checkpoint's weight files: an adapter is only valid for the exact base it was trained on."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in sorted(Path(model_dir).glob("*.safetensors")):
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 def dequantized_state(state: dict[str, np.ndarray], quant: Quantization) -> dict[str, np.ndarray]:

@@ -34,5 +34,5 @@ def test_smollm2_q4f32_first_greedy_tokens_match_torch(tmp_path):
         session.load("smollm2-q4f32_1")
         reply = session.chat(MESSAGES, temperature=0, max_tokens=NEW_TOKENS, ignore_eos=True)
     assert reply["usage"]["prompt_tokens"] == len(prompt_ids)
-    expected = tokenizer.decode(torch_tokens, skip_special_tokens=True)
+    expected = tokenizer.decode(torch_tokens)  # with ignore_eos web-llm shows the stop tokens it ran past
     assert reply["text"] == expected, f"browser {reply['text']!r} != torch {expected!r}"

@@ -25,6 +25,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 CESIUM_DIR = REPO_ROOT / "node_modules" / "cesium" / "Build" / "Cesium"
 WEBLLM_DIR = REPO_ROOT / "node_modules" / "@mlc-ai" / "web-llm" / "lib"
 BUNDLE_MANIFEST = "webslm-bundle.json"
+ADAPTER_MANIFEST = "webslm-adapter.json"
 
 # What the offline viewer actually requests (checked with the page's request log, lite and full): the library, its
 # stylesheets, the imagery/sky/moon/terrain-height/precession assets and the credit logo. Cesium 1.140 starts its
@@ -108,30 +109,38 @@ class ModelBundle:
 
 
 def find_bundles(models_dir: Path | None) -> dict[str, ModelBundle]:
-    """model_id -> bundle for every `<models_dir>/<dir>/webslm-bundle.json` (and models_dir itself) that is usable.
-    Broken manifests are skipped with a reason printed once per scan; the page must still load."""
-    bundles: dict[str, ModelBundle] = {}
+    """model_id -> bundle for every `<models_dir>/<dir>/webslm-bundle.json` (and models_dir itself) that is usable."""
+    return _scan(models_dir, BUNDLE_MANIFEST, "model_id", lambda root, m: (root / m["model_lib"]).is_file())
+
+
+def find_adapters(models_dir: Path | None) -> dict[str, ModelBundle]:
+    """adapter_id -> adapter bundle for every `<models_dir>/<dir>/webslm-adapter.json` (from convert-adapter)."""
+    return _scan(models_dir, ADAPTER_MANIFEST, "adapter_id", lambda root, m: (root / "tensor-cache.json").is_file())
+
+
+def _scan(models_dir: Path | None, manifest_name: str, id_key: str, usable) -> dict[str, ModelBundle]:
+    """Broken manifests are skipped with a reason printed once per scan; the page must still load."""
+    found: dict[str, ModelBundle] = {}
     if models_dir is None or not Path(models_dir).is_dir():
-        return bundles
+        return found
     models_dir = Path(models_dir)
     candidates = [models_dir] + sorted(p for p in models_dir.iterdir() if p.is_dir())
     for root in candidates:
-        manifest_path = root / BUNDLE_MANIFEST
+        manifest_path = root / manifest_name
         if not manifest_path.is_file():
             continue
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            model_id = str(manifest["model_id"])
-            lib = manifest["model_lib"]
+            item_id = str(manifest[id_key])
+            ok = usable(root, manifest)
         except (OSError, ValueError, KeyError, TypeError) as e:
             print(f"webslm serve: skipping {manifest_path}: {e!r}", flush=True)
             continue
-        if not _MODEL_ID_OK.match(model_id) or not isinstance(lib, str) or not (root / lib).is_file():
-            print(f"webslm serve: skipping {manifest_path}: bad model_id {model_id!r} or missing model_lib {lib!r}",
-                  flush=True)
+        if not _MODEL_ID_OK.match(item_id) or not ok:
+            print(f"webslm serve: skipping {manifest_path}: bad {id_key} {item_id!r} or missing files", flush=True)
             continue
-        bundles.setdefault(model_id, ModelBundle(model_id, root.resolve(), manifest))
-    return bundles
+        found.setdefault(item_id, ModelBundle(item_id, root.resolve(), manifest))
+    return found
 
 
 def domain_payload(domain: Domain) -> dict:
@@ -217,6 +226,21 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium") ->
         if bundle is None or revision != bundle.revision():
             raise HTTPException(404)
         return file_response(safe_file(bundle.root, rel), IMMUTABLE)
+
+    @app.get("/api/adapters")
+    def api_adapters(request: Request):
+        base = str(request.base_url).rstrip("/")
+        adapters = [{"adapter_id": adapter_id, "url": f"{base}/adapters/{adapter_id}/{a.revision()}/",
+                     **{k: a.manifest.get(k) for k in ("base_model_id", "rank", "compiled_rank", "bytes", "params")}}
+                    for adapter_id, a in find_adapters(models_dir).items()]
+        return JSONResponse({"adapters": adapters}, headers={"Cache-Control": NO_CACHE})
+
+    @app.get("/adapters/{adapter_id}/{revision}/{rel:path}")
+    def adapter_file(adapter_id: str, revision: str, rel: str):
+        adapter = find_adapters(models_dir).get(adapter_id)
+        if adapter is None or revision != adapter.revision():
+            raise HTTPException(404)
+        return file_response(safe_file(adapter.root, rel), IMMUTABLE)
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc):

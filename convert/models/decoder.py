@@ -50,9 +50,13 @@ def q4_matmul(x: Tensor, q_weight: Tensor, q_scale: Tensor, out_dtype: str) -> T
 
 
 class Linear(nn.Module):
-    """A Linear layer stored q4 (q_weight, q_scale) or unquantized (weight), with an optional bias."""
+    """A Linear layer stored q4 (q_weight, q_scale) or unquantized (weight), with an optional bias and an optional
+    runtime LoRA branch: y = W x + B (A x), A [parts * rank, in], B [out, parts * rank], kept unquantized so an
+    adapter can be swapped by overwriting them. A fused layer (qkv, gate_up) has one rank block per part and B is
+    block-diagonal; the adapter's scale (alpha / r) is folded into B; all-zero A and B give exactly W x."""
 
-    def __init__(self, in_features: int, out_features: int, quant: Quantization, bias: bool = False):
+    def __init__(self, in_features: int, out_features: int, quant: Quantization, bias: bool = False,
+                 lora_rank: int = 0, lora_parts: int = 1):
         self.quant = quant
         self.dtype = quant.model_dtype
         if quant.quantized:
@@ -61,6 +65,10 @@ class Linear(nn.Module):
         else:
             self.weight = nn.Parameter((out_features, in_features), self.dtype)
         self.bias = nn.Parameter((out_features,), self.dtype) if bias else None
+        self.lora_A = self.lora_B = None
+        if lora_rank:
+            self.lora_A = nn.Parameter((lora_parts * lora_rank, in_features), self.dtype)
+            self.lora_B = nn.Parameter((out_features, lora_parts * lora_rank), self.dtype)
 
     def forward(self, x: Tensor, out_dtype: str | None = None) -> Tensor:
         out_dtype = out_dtype or self.dtype
@@ -70,6 +78,9 @@ class Linear(nn.Module):
             y = op.matmul(x, op.permute_dims(self.weight), out_dtype=out_dtype)
         if self.bias is not None:
             y = y + self.bias.astype(out_dtype)
+        if self.lora_A is not None:
+            low_rank = op.matmul(x, op.permute_dims(self.lora_A))
+            y = y + op.matmul(low_rank, op.permute_dims(self.lora_B), out_dtype=out_dtype)
         return y
 
 
@@ -104,13 +115,13 @@ class Embedding(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, cfg: DecoderConfig, quant: Quantization):
+    def __init__(self, cfg: DecoderConfig, quant: Quantization, lora_rank: int = 0):
         self.num_heads = cfg.num_attention_heads
         self.num_kv_heads = cfg.num_key_value_heads
         self.head_dim = cfg.head_dim
         qkv_out = (self.num_heads + 2 * self.num_kv_heads) * self.head_dim
-        self.qkv_proj = Linear(cfg.hidden_size, qkv_out, quant, bias=cfg.qkv_bias)
-        self.o_proj = Linear(self.num_heads * self.head_dim, cfg.hidden_size, quant)
+        self.qkv_proj = Linear(cfg.hidden_size, qkv_out, quant, bias=cfg.qkv_bias, lora_rank=lora_rank, lora_parts=3)
+        self.o_proj = Linear(self.num_heads * self.head_dim, cfg.hidden_size, quant, lora_rank=lora_rank)
 
     def forward(self, x: Tensor, kv_cache: PagedKVCache, layer_id: int) -> Tensor:
         batch, seq, _ = x.shape
@@ -120,9 +131,10 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
-    def __init__(self, cfg: DecoderConfig, quant: Quantization):
-        self.gate_up_proj = Linear(cfg.hidden_size, 2 * cfg.intermediate_size, quant)
-        self.down_proj = Linear(cfg.intermediate_size, cfg.hidden_size, quant)
+    def __init__(self, cfg: DecoderConfig, quant: Quantization, lora_rank: int = 0):
+        self.gate_up_proj = Linear(cfg.hidden_size, 2 * cfg.intermediate_size, quant, lora_rank=lora_rank,
+                                   lora_parts=2)
+        self.down_proj = Linear(cfg.intermediate_size, cfg.hidden_size, quant, lora_rank=lora_rank)
 
     def forward(self, x: Tensor) -> Tensor:
         gate, up = op.split(self.gate_up_proj(x), 2, axis=-1)
@@ -130,12 +142,12 @@ class MLP(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, cfg: DecoderConfig, quant: Quantization):
+    def __init__(self, cfg: DecoderConfig, quant: Quantization, lora_rank: int = 0):
         dtype = quant.model_dtype
         self.input_layernorm = nn.RMSNorm(cfg.hidden_size, -1, cfg.rms_norm_eps, bias=False, dtype=dtype)
-        self.self_attn = Attention(cfg, quant)
+        self.self_attn = Attention(cfg, quant, lora_rank)
         self.post_attention_layernorm = nn.RMSNorm(cfg.hidden_size, -1, cfg.rms_norm_eps, bias=False, dtype=dtype)
-        self.mlp = MLP(cfg, quant)
+        self.mlp = MLP(cfg, quant, lora_rank)
 
     def forward(self, x: Tensor, kv_cache: PagedKVCache, layer_id: int) -> Tensor:
         x = x + self.self_attn(self.input_layernorm(x), kv_cache, layer_id)
@@ -143,9 +155,9 @@ class DecoderLayer(nn.Module):
 
 
 class DecoderModel(nn.Module):
-    def __init__(self, cfg: DecoderConfig, quant: Quantization):
+    def __init__(self, cfg: DecoderConfig, quant: Quantization, lora_rank: int = 0):
         self.embed_tokens = Embedding(cfg.vocab_size, cfg.hidden_size, quant)
-        self.layers = nn.ModuleList([DecoderLayer(cfg, quant) for _ in range(cfg.num_hidden_layers)])
+        self.layers = nn.ModuleList([DecoderLayer(cfg, quant, lora_rank) for _ in range(cfg.num_hidden_layers)])
         self.norm = nn.RMSNorm(cfg.hidden_size, -1, cfg.rms_norm_eps, bias=False, dtype=quant.model_dtype)
 
     def forward(self, x: Tensor, kv_cache: PagedKVCache) -> Tensor:
@@ -157,10 +169,10 @@ class DecoderModel(nn.Module):
 class CausalLM(nn.Module):
     """Entry points with web-llm's calling convention (params passed packed, after the other arguments)."""
 
-    def __init__(self, cfg: DecoderConfig, quant: Quantization):
+    def __init__(self, cfg: DecoderConfig, quant: Quantization, lora_rank: int = 0):
         self.cfg = cfg
         self.quant = quant
-        self.model = DecoderModel(cfg, quant)
+        self.model = DecoderModel(cfg, quant, lora_rank)
         if not cfg.tie_word_embeddings:
             self.lm_head = Linear(cfg.hidden_size, cfg.vocab_size, quant)
 

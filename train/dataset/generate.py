@@ -8,8 +8,10 @@ The engine knows nothing about globes: a template is a sentence pattern for one 
 
 and `args` says which slot fills which argument ("*" spreads an object slot, such as a location, into the
 arguments). Optional parts that are dropped take their arguments with them, so optional arguments come out both
-present and absent. Slot kinds (choice, number, quantity, color, label, place, coordinates, location, locations,
-datetime) are described in `SLOT_KINDS` below; their settings are data.
+present and absent. Slot kinds (choice, number, quantity, vector, color, label, place, coordinates, location,
+locations, datetime) are described in `SLOT_KINDS` below; their settings are data. Any slot may say
+"like": OTHER (take OTHER's settings, overriding some) and "distinct_from": [SLOTS] (draw again while its value
+equals one of theirs, e.g. the two operands of a boolean).
 
 Text a slot produces (place names, numbers, colors) is never touched by the typo and casing noise, because the
 output copies it exactly.
@@ -191,11 +193,30 @@ class RecordGenerator:
         elif name in self.slots:
             if name in exp.values:
                 raise WebslmError(f"templates: slot {{{name}}} used twice in one sentence")
-            text, value = self._fill_slot(self.slots[name], exp)
+            slot = self._resolve_like(name)
+            others = [exp.values[o] for o in slot.get("distinct_from", []) if o in exp.values]
+            text, value = self._fill_slot(slot, exp)
+            for _ in range(50):
+                if value not in others:
+                    break
+                text, value = self._fill_slot(slot, exp)
+            else:
+                raise WebslmError(f"templates: slot {{{name}}} cannot draw a value distinct from {slot['distinct_from']}")
             exp.values[name] = value
             exp.pieces.append(Piece(text, True))
         else:
             raise WebslmError(f"templates: {{{name}}} is neither a phrase list nor a slot")
+
+    def _resolve_like(self, name: str) -> dict:
+        slot, seen = self.slots[name], [name]
+        while "like" in slot:
+            base = slot["like"]
+            if base not in self.slots or base in seen:
+                raise WebslmError(f"templates: slot {{{seen[-1]}}} is 'like' {base!r}, which is "
+                                  + ("not a slot" if base not in self.slots else "a cycle"))
+            seen.append(base)
+            slot = {**self.slots[base], **{k: v for k, v in slot.items() if k != "like"}}
+        return slot
 
     def _fill_slot(self, slot: dict, exp: Expansion) -> tuple[str, object]:
         kind = slot["kind"]
@@ -302,6 +323,26 @@ def slot_quantity(gen: RecordGenerator, slot: dict, exp: Expansion):
     return text, _number(round(number * unit.get("factor", 1), slot.get("value_decimals", 2)))
 
 
+def slot_vector(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """Several numbers in one unit, e.g. '20 x 30 x 10 mm' or '(10, 0, -5)': keys: ["x", "y", "z"] name the
+    value's entries; notations: ["({0}, {1}, {2}){unit}", ...]; units as in quantity (one drawn for all numbers;
+    {unit} is one of its names); min/max bound each number's size, negative_rate and zero_rate its sign."""
+    rng = gen.rng
+    unit = slot["units"][rng.choices(list(slot["units"]), weights=[u.get("weight", 1) for u in slot["units"].values()])[0]]
+    spec = {**slot, **unit}
+    texts, value = [], {}
+    for key in slot["keys"]:
+        if rng.random() < spec.get("zero_rate", 0.0):
+            number, decimals = 0, 0
+        else:
+            number, decimals = _draw(rng, spec)
+            number = -number if rng.random() < spec.get("negative_rate", 0.0) else number
+        texts.append(_format_number(rng, number, decimals, spec))
+        value[key] = _number(round(number * unit.get("factor", 1), slot.get("value_decimals", 2)))
+    text = rng.choice(slot["notations"]).format(*texts, unit=rng.choice(unit["names"]))
+    return text, value
+
+
 def slot_color(gen: RecordGenerator, slot: dict, exp: Expansion):
     """names: {"dark green": "darkgreen"}, hex_rate: share written as #RRGGBB (value copied as written)."""
     if gen.rng.random() < slot.get("hex_rate", 0.2):
@@ -397,7 +438,8 @@ def slot_datetime(gen: RecordGenerator, slot: dict, exp: Expansion):
 
 
 SLOT_KINDS = {
-    "choice": slot_choice, "number": slot_number, "quantity": slot_quantity, "color": slot_color,
+    "choice": slot_choice, "number": slot_number, "quantity": slot_quantity, "vector": slot_vector,
+    "color": slot_color,
     "label": slot_label, "place": slot_place, "coordinates": slot_coordinates, "location": slot_location,
     "locations": slot_locations, "datetime": slot_datetime,
 }

@@ -1,0 +1,224 @@
+"""Benchmark the compiler and the in-browser engine on the embedded SmolLM2-135M-Instruct, against torch CPU.
+
+    python bench/compiler.py [--adapter swiftshader|gpu] [--max-tokens 16] [--skip-convert] [--out PATH]
+
+In one run: conversion time and bundle sizes (weights / wasm / total) for q4f32_1 and q4f16_1; then, for q4f32_1 in
+headless Chromium with the stock web-llm engine, engine load time, time to first token, prefill and decode tokens/s
+(web-llm's own `usage.extra`) and the per-token sampling time (`latencyBreakdown.sampleTime`), greedy, on a fixed
+prompt; then torch CPU (float32 HF model, greedy, KV cache) on the same prompt token ids, and the browser/torch ratios.
+q4f16_1 is only converted: SwiftShader has no `shader-f16`, so it cannot run here (`--adapter gpu` on a GPU machine
+runs it too). Writes the numbers as JSON to --out (default artifacts/bench/compiler.json).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # torch threads spin-wait otherwise; this box is shared
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+PROMPT = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
+QUANTIZATIONS = ("q4f32_1", "q4f16_1")
+
+
+def say(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+def convert(work: Path, quantization: str, skip: bool) -> dict:
+    """Convert (or reuse with --skip-convert) one bundle; its sizes and conversion timings from the manifest."""
+    from convert.bundle import convert_model, read_bundle_manifest
+
+    out = work / f"smollm2-{quantization}"
+    if not (skip and (out / "webslm-bundle.json").is_file()):
+        say(f"convert SmolLM2-135M {quantization} -> {out}")
+        began = time.perf_counter()
+        convert_model("default", out, quantization, model_id=f"smollm2-{quantization}")
+        say(f"  done in {time.perf_counter() - began:.1f} s")
+    else:
+        say(f"reuse {out} (--skip-convert)")
+    manifest = read_bundle_manifest(out)
+    return {"model_id": manifest["model_id"], "dir": str(out), "sizes": manifest["sizes"],
+            "timings_s": manifest["timings_s"], "reused": skip}
+
+
+def browser_run(work: Path, model_id: str, adapter: str, max_tokens: int) -> dict:
+    from evalharness.browser_session import BrowserSession
+
+    say(f"browser ({adapter}): load {model_id}")
+    with BrowserSession(work, adapter=adapter) as session:
+        began = time.perf_counter()
+        loaded = session.load(model_id)
+        load_s = time.perf_counter() - began
+        say(f"  loaded in {load_s:.1f} s; chat, greedy, {max_tokens} new tokens")
+        reply = session.chat(PROMPT, temperature=0, max_tokens=max_tokens,
+                             extra_body={"enable_latency_breakdown": True})
+    extra = reply["usage"].get("extra") or {}
+    breakdown = extra.get("latencyBreakdown") or {}
+    sample = breakdown.get("sampleTime") or []
+    say(f"  reply {reply['text']!r}")
+    return {
+        "gpu": session.gpu,
+        "load_s": round(load_s, 2),
+        "page_load_s": round(loaded["load_s"], 2),
+        "text": reply["text"],
+        "prompt_tokens": reply["usage"].get("prompt_tokens"),
+        "completion_tokens": reply["usage"].get("completion_tokens"),
+        "time_to_first_token_s": extra.get("time_to_first_token_s"),
+        "prefill_tokens_per_s": extra.get("prefill_tokens_per_s"),
+        "decode_tokens_per_s": extra.get("decode_tokens_per_s"),
+        "time_per_output_token_s": extra.get("time_per_output_token_s"),
+        "e2e_latency_s": extra.get("e2e_latency_s"),
+        # the first entry is the token sampled after prefill (it pays the sampler's pipeline compilation)
+        "sample_time_first_s": sample[0] if sample else None,
+        # decode steps: web-llm does not sync after the forward pass, so this includes it
+        "sample_time_decode_median_s": statistics.median(sample[1:]) if len(sample) > 1 else None,
+        "latency_breakdown": breakdown,
+    }
+
+
+def sampler_run(adapter: str, vocab: int, runs: int) -> dict:
+    """web-llm's per-token sampling chain alone (softmax -> argsort_probs -> sample_with_top_p -> read back) on
+    WebGPU: a decode step's `sampleTime` also waits for the forward pass, which web-llm does not sync before it."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_sampling_browser import write_sampling_site
+    from tests.test_webruntime_browser import serve
+    from webslm.browser import launch_chromium
+
+    say(f"sampler alone ({adapter}): vocabulary {vocab}, {runs} runs")
+    with tempfile.TemporaryDirectory() as tmp, serve(write_sampling_site(Path(tmp), (vocab,))) as url, \
+            sync_playwright() as playwright:
+        browser = launch_chromium(playwright, adapter)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(600_000)
+            page.goto(url + "/index.html")
+            page.wait_for_function("window.pageReady === true")
+            out = page.evaluate("([v, r]) => window.timeSampler(v, r)", [vocab, runs])
+        finally:
+            browser.close()
+    result = {"vocab": vocab, "runs": runs, "chain_ms_median": round(statistics.median(out["chain_ms"]), 2),
+              "argsort_ms_median": round(statistics.median(out["argsort_ms"]), 2), **out}
+    say(f"  chain {result['chain_ms_median']} ms, argsort alone {result['argsort_ms_median']} ms (medians)")
+    return result
+
+
+def torch_run(max_tokens: int) -> dict:
+    """Greedy float32 decoding with the KV cache on the same prompt ids web-llm builds (its conv template)."""
+    import torch
+
+    from evalharness.torch_backend import load_model, prompt_ids
+
+    say("torch CPU: load the float32 HF model")
+    model, tokenizer, conv = load_model("default", device="cpu")
+    ids = prompt_ids(tokenizer, conv, PROMPT)
+    tokens: list[int] = []
+    with torch.inference_mode():
+        began = time.perf_counter()
+        out = model(torch.tensor([ids]), use_cache=True)
+        prefill_s = time.perf_counter() - began
+        tokens.append(int(out.logits[0, -1].argmax()))
+        began = time.perf_counter()
+        # like web-llm's ignore_eos=False: stop at the template's stop tokens
+        stop = set(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
+        while len(tokens) < max_tokens and tokens[-1] not in stop:
+            out = model(torch.tensor([[tokens[-1]]]), past_key_values=out.past_key_values, use_cache=True)
+            tokens.append(int(out.logits[0, -1].argmax()))
+        decode_s = time.perf_counter() - began
+    decoded = len(tokens) - 1
+    text = tokenizer.decode([t for t in tokens if t not in stop], skip_special_tokens=True)
+    say(f"  reply {text!r}")
+    return {"threads": torch.get_num_threads(), "prompt_tokens": len(ids), "completion_tokens": len(tokens),
+            "text": text, "time_to_first_token_s": round(prefill_s, 3),
+            "prefill_tokens_per_s": round(len(ids) / prefill_s, 2),
+            "decode_tokens_per_s": round(decoded / decode_s, 2) if decoded else None}
+
+
+def ratio(a, b):
+    return round(a / b, 4) if a and b else None
+
+
+def _num(x):
+    return None if x is None else round(x, 3)
+
+
+def print_table(result: dict) -> None:
+    rows = []
+    for q, c in result["convert"].items():
+        s = c["sizes"]
+        rows.append((f"convert {q}: time s", c["timings_s"].get("total"), ""))
+        rows.append((f"  weights / wasm / total MiB",
+                     f"{s['weights_bytes'] / 2**20:.1f} / {s['wasm_bytes'] / 2**20:.1f} / {s['total_bytes'] / 2**20:.1f}",
+                     ""))
+    b, t, r = result.get("browser") or {}, result.get("torch") or {}, result.get("ratios") or {}
+    if b:
+        rows += [("browser load s", b["load_s"], ""),
+                 ("time to first token s (browser / torch)", f"{b['time_to_first_token_s']:.2f} / {t.get('time_to_first_token_s')}",
+                  r.get("ttft_browser_over_torch")),
+                 ("prefill tok/s (browser / torch)", f"{b['prefill_tokens_per_s']:.3f} / {t.get('prefill_tokens_per_s')}",
+                  r.get("prefill_browser_over_torch")),
+                 ("decode tok/s (browser / torch)", f"{b['decode_tokens_per_s']:.3f} / {t.get('decode_tokens_per_s')}",
+                  r.get("decode_browser_over_torch")),
+                 ("browser sampleTime s: first token (synced) / decode median (incl. forward)",
+                  f"{_num(b['sample_time_first_s'])} / {_num(b['sample_time_decode_median_s'])}", "")]
+    sampler = result.get("sampler")
+    if sampler:
+        rows.append(("sampler alone ms: softmax+argsort+top-p / argsort",
+                     f"{sampler['chain_ms_median']} / {sampler['argsort_ms_median']}", ""))
+    width = max(len(name) for name, _, _ in rows)
+    print()
+    print(f"{'metric':<{width}}  {'value':<28} ratio")
+    for name, value, rat in rows:
+        print(f"{name:<{width}}  {str(value):<28} {'' if rat in (None, '') else rat}")
+    print()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--adapter", choices=("swiftshader", "gpu"), default="swiftshader")
+    parser.add_argument("--max-tokens", type=int, default=16, help="new tokens per request (greedy)")
+    parser.add_argument("--sampler-runs", type=int, default=10, help="timed calls of the sampling chain alone")
+    parser.add_argument("--skip-convert", action="store_true", help="reuse bundles already in --work")
+    parser.add_argument("--work", type=Path, default=REPO / "artifacts/bench/bundles")
+    parser.add_argument("--out", type=Path, default=REPO / "artifacts/bench/compiler.json")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    result: dict = {"adapter": args.adapter, "max_tokens": args.max_tokens, "prompt": PROMPT, "convert": {}}
+    for q in QUANTIZATIONS:
+        result["convert"][q] = convert(args.work, q, args.skip_convert)
+    vocab = json.loads((args.work / "smollm2-q4f32_1/mlc-chat-config.json").read_text())["vocab_size"]
+    result["sampler"] = sampler_run(args.adapter, vocab, args.sampler_runs)
+    result["browser"] = browser_run(args.work, "smollm2-q4f32_1", args.adapter, args.max_tokens)
+    if args.adapter == "gpu":
+        result["browser_q4f16_1"] = browser_run(args.work, "smollm2-q4f16_1", args.adapter, args.max_tokens)
+    result["torch"] = torch_run(args.max_tokens)
+    b, t = result["browser"], result["torch"]
+    result["ratios"] = {
+        "ttft_browser_over_torch": ratio(b["time_to_first_token_s"], t["time_to_first_token_s"]),
+        "prefill_browser_over_torch": ratio(b["prefill_tokens_per_s"], t["prefill_tokens_per_s"]),
+        "decode_browser_over_torch": ratio(b["decode_tokens_per_s"], t["decode_tokens_per_s"]),
+    }
+    result["bench_wall_s"] = round(time.perf_counter() - began, 1)
+    print_table(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    say(f"wrote {args.out} ({result['bench_wall_s']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

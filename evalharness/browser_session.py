@@ -59,6 +59,10 @@ class BrowserSession:
     def load(self, model_id: str, capture_logits: bool = False) -> dict:
         return self._call("harness.load", model_id, {"captureLogits": capture_logits})
 
+    def set_adapter(self, adapter_id: str | None) -> dict:
+        """Swap a runtime LoRA adapter into the loaded model (None: back to the base); returns timings and bytes."""
+        return self._call("harness.setAdapter", adapter_id)
+
     def chat(self, messages: list[dict], capture_logits: bool = False, **request) -> dict:
         """A chat completion; with capture_logits the raw logits of every sampled step as float32 arrays."""
         result = self._call("harness.chat", {"messages": messages, **request}, {"captureLogits": capture_logits})

@@ -2,10 +2,12 @@
 // main thread (logit processors, which let us read the raw logits of every step, only work there) and exposes
 // `window.harness`: gpu(), load(modelId, options), chat(request, options), unload().
 import * as webllm from "/vendor/web-llm/index.js";
+import { swapAdapter } from "/static/adapters.js";
 
 const log = (line) => { document.getElementById("log").textContent += line + "\n"; };
 
 let engine = null;
+let loadedModelId = null;
 let captured = null; // raw logits of each step while a chat() asks for them
 
 // web-llm hands a registered logit processor the raw logits (Float32Array over the vocabulary) before sampling.
@@ -42,6 +44,7 @@ async function load(modelId, { captureLogits = false } = {}) {
     logitProcessorRegistry: captureLogits ? new Map([[modelId, logitCapture]]) : undefined,
     initProgressCallback: (p) => { lastProgress = p.text; log(p.text); },
   });
+  loadedModelId = modelId;
   return { load_s: (performance.now() - started) / 1000, last_progress: lastProgress, record };
 }
 
@@ -66,7 +69,15 @@ async function chat(request, { captureLogits = false } = {}) {
 async function unload() {
   if (engine) await engine.unload();
   engine = null;
+  loadedModelId = null;
 }
 
-window.harness = { gpu, load, chat, unload, ready: true };
+async function setAdapter(adapterId) {
+  if (!engine) throw new Error("no model loaded: call harness.load(modelId) first");
+  const result = await swapAdapter(engine, loadedModelId, adapterId);
+  await engine.resetChat();
+  return result;
+}
+
+window.harness = { gpu, load, chat, unload, setAdapter, ready: true };
 log("harness ready");

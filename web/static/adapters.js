@@ -1,0 +1,71 @@
+// Runtime LoRA: swap an adapter into a loaded model by overwriting the library's LoRA parameters on the GPU.
+//
+// The base bundle is compiled with a LoRA branch (y = W x + B (A x)) whose A/B parameters start at zero. An adapter
+// bundle (`webslm convert-adapter`) holds only new A/B values and, per tensor, its index in the library's parameter
+// list. web-llm 0.2.86 has no LoRA API, so this is the one place we use its internals:
+//   engine.loadedModelIdToPipeline.get(modelId).params   the parameter array the model functions receive
+//   params.get(i).copyFromRawBytes(bytes)                 a GPU buffer write (tvmjs Tensor)
+// Nothing is recompiled and the base weights are not fetched again. The caller must reset the chat afterwards:
+// the KV cache holds keys/values computed with the previous adapter.
+
+const fetched = new Map(); // adapter id -> {records, buffers}: swapping back costs no download
+
+async function fetchAdapter(adapterId) {
+  if (fetched.has(adapterId)) return { ...fetched.get(adapterId), bytes_fetched: 0 };
+  const { adapters } = await (await fetch("/api/adapters")).json();
+  const adapter = adapters.find((a) => a.adapter_id === adapterId);
+  if (!adapter) throw new Error(`no adapter ${adapterId} on this server (have: ${adapters.map((a) => a.adapter_id).join(", ")})`);
+  const cache = await (await fetch(adapter.url + "tensor-cache.json")).json();
+  const indexByName = new Map(adapter.params.map((p) => [p.name, p.index]));
+  const records = [];
+  let bytesFetched = 0;
+  for (const shard of cache.records) {
+    const data = new Uint8Array(await (await fetch(adapter.url + shard.dataPath)).arrayBuffer());
+    bytesFetched += data.byteLength;
+    for (const r of shard.records) {
+      if (!indexByName.has(r.name)) throw new Error(`adapter ${adapterId}: tensor ${r.name} has no parameter index`);
+      records.push({ name: r.name, index: indexByName.get(r.name), bytes: data.subarray(r.byteOffset, r.byteOffset + r.nbytes) });
+    }
+  }
+  const entry = { adapter, records };
+  fetched.set(adapterId, entry);
+  return { ...entry, bytes_fetched: bytesFetched };
+}
+
+let active = null; // {modelId, adapterId, records} of the adapter now on the GPU
+
+export async function swapAdapter(engine, modelId, adapterId) {
+  const pipeline = engine.loadedModelIdToPipeline && engine.loadedModelIdToPipeline.get(modelId);
+  if (!pipeline || !pipeline.params || !pipeline.tvm) {
+    throw new Error("this web-llm version does not expose loadedModelIdToPipeline/params: runtime LoRA needs 0.2.86");
+  }
+  const started = performance.now();
+  let writes = [];
+  let bytesFetched = 0;
+  if (adapterId) {
+    const adapter = await fetchAdapter(adapterId);
+    if (adapter.adapter.base_model_id !== modelId) {
+      throw new Error(`adapter ${adapterId} belongs to ${adapter.adapter.base_model_id}, not ${modelId}`);
+    }
+    writes = adapter.records;
+    bytesFetched = adapter.bytes_fetched;
+  } else if (active && active.modelId === modelId) {
+    writes = active.records.map((r) => ({ ...r, bytes: new Uint8Array(r.bytes.byteLength) })); // zeros: the base
+  }
+  const fetchedAt = performance.now();
+  const tvm = pipeline.tvm;
+  tvm.beginScope();
+  try {
+    for (const w of writes) pipeline.params.get(w.index).copyFromRawBytes(w.bytes);
+  } finally {
+    tvm.endScope();
+  }
+  await tvm.webgpu().sync();
+  active = adapterId ? { modelId, adapterId, records: writes } : null;
+  return {
+    adapter_id: adapterId, tensors: writes.length,
+    bytes_written: writes.reduce((n, w) => n + w.bytes.byteLength, 0), bytes_fetched: bytesFetched,
+    fetch_s: (fetchedAt - started) / 1000, swap_s: (performance.now() - fetchedAt) / 1000,
+    total_s: (performance.now() - started) / 1000,
+  };
+}

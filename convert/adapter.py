@@ -90,7 +90,8 @@ def fused_lora(state: dict[str, np.ndarray], layer: str, rank: int, scale: float
 
 
 def convert_adapter(peft_dir: Path, base_bundle: Path, out_dir: Path, adapter_id: str | None = None,
-                    base_model: Path | None = None) -> Path:
+                    base_model: Path | None = None, domain: str | None = None) -> Path:
+    """`domain` (the skill the demo routes commands to) defaults to the one in the training run's manifest."""
     from convert.bundle import read_bundle_manifest
     from convert.tensor_cache import write_tensor_cache
     from convert.weights import checkpoint_fingerprint
@@ -123,12 +124,16 @@ def convert_adapter(peft_dir: Path, base_bundle: Path, out_dir: Path, adapter_id
     if stray:
         raise WebslmError(f"{peft_dir}: tensors with no slot in the base bundle, e.g. {stray[:3]}")
     adapter_id = adapter_id or Path(peft_dir).name
+    run_manifest = Path(peft_dir) / "webslm-run.json"
+    if domain is None and run_manifest.is_file():
+        domain = json.loads(run_manifest.read_text()).get("domain")
     with atomic_dir(Path(out_dir)) as tmp:
         cache = write_tensor_cache(tmp, tensors, prefix="adapter_shard")
         write_json(tmp / ADAPTER_MANIFEST, {
             "format": ADAPTER_FORMAT,
             "adapter_id": adapter_id,
             "base_model_id": base["model_id"],
+            "domain": domain or "cesium",
             "base_fingerprint": base["base_fingerprint"],
             "rank": config["r"],
             "compiled_rank": lora["rank"],

@@ -56,6 +56,9 @@ def register_adapter(sub) -> None:
     p.add_argument("--adapter-id", default=None, help="name shown in the demo (default: the PEFT directory name)")
     p.add_argument("--base-model", type=Path, default=None,
                    help="the base checkpoint the adapter was trained on, if its adapter_config path is not local")
+    p.add_argument("--domain", default=None,
+                   help="domain pack the adapter speaks (default: from the training run's webslm-run.json, "
+                        "else cesium)")
     p.set_defaults(run=_run_convert_adapter)
 
 
@@ -64,6 +67,6 @@ def _run_convert_adapter(args) -> int:
 
     adapter_id = args.adapter_id or args.peft_dir.resolve().name
     out = args.out or Path("artifacts/adapters") / adapter_id
-    convert_adapter(args.peft_dir, args.base, out, adapter_id, args.base_model)
+    convert_adapter(args.peft_dir, args.base, out, adapter_id, args.base_model, args.domain)
     print(f"wrote {out}")
     return 0

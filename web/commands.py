@@ -28,7 +28,7 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, models_dir: Path |
     WebGPU needs a secure context (http://127.0.0.1 or https) anyway."""
     import uvicorn
 
-    from web.server import create_app, find_bundles
+    from web.server import create_app, find_adapters, find_bundles, load_domains
 
     if not is_loopback(host) and not allow_remote:
         raise WebslmError(f"--host {host} is not a loopback address; add --allow-remote to serve other machines "
@@ -40,9 +40,13 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, models_dir: Path |
         print(f"note: models dir {models_dir} does not exist yet; the page works without a model "
               f"(type tool calls as JSON)", flush=True)
     app = create_app(models_dir, domain)
+    default_domain, domains = load_domains(domain)
     bundles = find_bundles(models_dir)
+    adapters = find_adapters(models_dir)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     print(f"model bundles: {', '.join(bundles) or 'none'} (from {models_dir})", flush=True)
+    print(f"adapters: {', '.join(adapters) or 'none'}", flush=True)
+    print(f"domains: {', '.join(n + (' (default)' if n == default_domain.name else '') for n in domains)}", flush=True)
     print(f"demo: http://{shown}:{port}/   (add ?lite=1 for software rendering)", flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -19,7 +19,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from webslm import REPO_ROOT
-from webslm.domain import Domain, load_domain
+from webslm.domain import DOMAINS_DIR, Domain, load_domain
+from webslm.errors import WebslmError
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CESIUM_DIR = REPO_ROOT / "node_modules" / "cesium" / "Build" / "Cesium"
@@ -143,7 +144,7 @@ def _scan(models_dir: Path | None, manifest_name: str, id_key: str, usable) -> d
     return found
 
 
-def domain_payload(domain: Domain) -> dict:
+def domain_payload(domain: Domain, gazetteer_url: str | None = None) -> dict:
     return {
         "name": domain.name,
         "title": domain.title,
@@ -151,15 +152,35 @@ def domain_payload(domain: Domain) -> dict:
         "tools": {name: {"name": t.name, "description": t.description, "parameters": t.parameters}
                   for name, t in domain.tools.items()},
         "emission_schema": domain.emission_schema(),
-        "gazetteer_url": "/domain/gazetteer.json" if domain.gazetteer_path else None,
+        "gazetteer_url": (gazetteer_url or f"/domains/{domain.name}/gazetteer.json") if domain.gazetteer_path else None,
     }
+
+
+def load_domains(default: str | Path = "cesium") -> tuple[Domain, dict[str, Domain]]:
+    """The server's default domain (a name under domains/ or a path) and every domain pack the page can switch
+    to, by name. A pack under domains/ that does not load is skipped with the reason printed: one broken pack
+    must not take the demo down. The default domain must load."""
+    default_domain = load_domain(default)
+    domains = {default_domain.name: default_domain}
+    for root in sorted(p for p in DOMAINS_DIR.iterdir() if (p / "domain.json").is_file()):
+        try:
+            dom = load_domain(root)
+        except (WebslmError, OSError, ValueError, KeyError) as e:
+            print(f"webslm serve: skipping domain pack {root}: {e}", flush=True)
+            continue
+        if not _MODEL_ID_OK.match(dom.name):
+            print(f"webslm serve: skipping domain pack {root}: bad name {dom.name!r}", flush=True)
+            continue
+        domains.setdefault(dom.name, dom)
+    return default_domain, domains
 
 
 def create_app(models_dir: Path | None = None, domain: str | Path = "cesium") -> FastAPI:
     """The demo app. `models_dir` is rescanned on every /api/models call, so bundles written while the server runs
     show up on the next page load."""
-    dom = load_domain(domain)
-    payload = domain_payload(dom)
+    dom, domains = load_domains(domain)
+    payload = domain_payload(dom, "/domain/gazetteer.json")
+    payloads = {name: domain_payload(d) for name, d in domains.items()}
     app = FastAPI(title="webslm demo", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/")
@@ -191,6 +212,26 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium") ->
         if dom.gazetteer_path is None:
             raise HTTPException(404)
         return file_response(dom.gazetteer_path, NO_CACHE)
+
+    @app.get("/api/domains")
+    def api_domains():
+        listed = [{"name": name, "title": d.title, "url": f"/api/domains/{name}",
+                   "gazetteer_url": payloads[name]["gazetteer_url"], "tools": list(d.tools)}
+                  for name, d in domains.items()]
+        return JSONResponse({"default": dom.name, "domains": listed}, headers={"Cache-Control": NO_CACHE})
+
+    @app.get("/api/domains/{name}")
+    def api_domain_by_name(name: str):
+        if name not in payloads:
+            raise HTTPException(404)
+        return JSONResponse(payloads[name], headers={"Cache-Control": NO_CACHE})
+
+    @app.get("/domains/{name}/gazetteer.json")
+    def gazetteer_by_domain(name: str):
+        d = domains.get(name)
+        if d is None or d.gazetteer_path is None:
+            raise HTTPException(404)
+        return file_response(d.gazetteer_path, NO_CACHE)
 
     @app.get("/api/models")
     def api_models(request: Request):
@@ -230,8 +271,10 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium") ->
     @app.get("/api/adapters")
     def api_adapters(request: Request):
         base = str(request.base_url).rstrip("/")
+        # An adapter made before convert-adapter recorded the domain is for the server's default domain.
         adapters = [{"adapter_id": adapter_id, "url": f"{base}/adapters/{adapter_id}/{a.revision()}/",
-                     **{k: a.manifest.get(k) for k in ("base_model_id", "rank", "compiled_rank", "bytes", "params")}}
+                     **{k: a.manifest.get(k) for k in ("base_model_id", "rank", "compiled_rank", "bytes", "params")},
+                     "domain": str(a.manifest.get("domain") or dom.name)}
                     for adapter_id, a in find_adapters(models_dir).items()]
         return JSONResponse({"adapters": adapters}, headers={"Cache-Control": NO_CACHE})
 

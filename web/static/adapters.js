@@ -69,3 +69,9 @@ export async function swapAdapter(engine, modelId, adapterId) {
     total_s: (performance.now() - started) / 1000,
   };
 }
+
+// The adapters a loaded model can take: those converted against its bundle (same base model id). With no model
+// loaded (`modelId` null) every adapter is listed: the page can still switch to its domain for calls typed as JSON.
+export function adaptersForModel(adapters, modelId) {
+  return modelId ? adapters.filter((a) => a.base_model_id === modelId) : adapters.slice();
+}

@@ -1,7 +1,14 @@
 // The demo page: an offline Cesium globe, a command box, and a small model on WebGPU (web-llm in a Web Worker)
 // that turns the command into a JSON tool call. Every call is grounded (place names -> coordinates from the
 // gazetteer), validated against its tool's JSON Schema, and only then executed. window.webslm is the test API.
+//
+// Runtime LoRA: the adapter selector swaps an adapter's tensors into the loaded model inside the worker (no reload,
+// no base weights fetched again). Each adapter names its domain; the domain follows the adapter: its system prompt
+// and emission schema drive the model, its tool schemas validate the calls, and its scene executes them (the
+// globe for "cesium", the CAD panel for "cad").
 /* global Cesium */
+import { adaptersForModel } from "./adapters.js";
+import { CadModel, drawTopView } from "./cad.js";
 import { Gazetteer, groundCall } from "./grounding.js";
 import { checkCall } from "./schema.js";
 import { TOOLS, clearAll, describeEntities, cameraCartographic } from "./tools.js";
@@ -11,7 +18,31 @@ const LITE = params.get("lite") === "1";       // software rendering: no atmosph
 const MAX_ANSWER_TOKENS = 256;
 const $ = (id) => document.getElementById(id);
 
-const app = { viewer: null, domain: null, gazetteer: null, engine: null, model: null, history: [] };
+const app = {
+  viewer: null, engine: null, worker: null, model: null, history: [],
+  domain: null, gazetteer: null,   // the active domain's /api/domains/<name> payload and its gazetteer (or null)
+  domains: new Map(),              // name -> {payload, gazetteer}: each domain fetched once
+  baseDomain: null,                // the domain with no adapter: ?domain=NAME, else the server's default
+  adapter: null,                   // the adapter id now swapped in (null: the base model)
+  adapters: [],                    // what the selector lists
+  cad: new CadModel(),
+};
+
+// Where each domain's calls are executed. `prepare(call)` may throw before anything changes (like tools.js).
+const SCENES = {
+  cesium: {
+    prepare: (call) => TOOLS[call.tool].prepare(app.viewer, call.arguments),
+    clear: () => clearAll(app.viewer),
+    example: '{"tool": "flyTo", "arguments": {"place": "Paris"}}',
+    placeholder: "e.g. fly to Paris — or a tool call as JSON: {\"tool\": …}",
+  },
+  cad: {
+    prepare: (call) => { const run = app.cad.prepare(call); return () => { const m = run(); drawCad(); return m; }; },
+    clear: () => { const m = app.cad.clear(); drawCad(); return m; },
+    example: '{"tool": "createBox", "arguments": {"width": 20, "depth": 20, "height": 10}}',
+    placeholder: "e.g. make a 20 mm cube — or a tool call as JSON: {\"tool\": …}",
+  },
+};
 
 function createViewer() {
   // No ion: an empty token, and no widget that would ask api.cesium.com for imagery or geocoding.
@@ -52,7 +83,7 @@ function logEntry(entry) {
   add("div", "text", entry.text);
   if (entry.raw !== undefined && entry.raw !== entry.text) add("code", "raw", `model: ${entry.raw}`);
   if (entry.call) add("code", "call", `call: ${JSON.stringify(entry.call)}`);
-  add("div", "result", entry.ok ? entry.message : `rejected: ${entry.error}`);
+  add("div", "result", entry.ok ? entry.message : `${entry.kind === "adapter" ? "failed" : "rejected"}: ${entry.error}`);
   if (entry.speed) add("div", "speed", entry.speed);
   $("log").prepend(li);
 }
@@ -72,11 +103,14 @@ function executeCall(input) {
     }
   }
   try {
-    const { call, problems } = groundCall(output, app.gazetteer);
+    // A domain without a gazetteer has no places: a "place" key is then an ordinary schema error.
+    const { call, problems } = app.gazetteer ? groundCall(output, app.gazetteer) : { call: output, problems: [] };
     if (problems.length) return { ok: false, call, error: describe(problems) };
     const errors = checkCall(call, app.domain.tools);
     if (errors.length) return { ok: false, call, error: describe(errors) };
-    const run = TOOLS[call.tool].prepare(app.viewer, call.arguments);  // may throw: nothing has changed yet
+    const scene = SCENES[app.domain.name];
+    if (!scene) return { ok: false, call, error: `this page cannot execute calls of domain ${JSON.stringify(app.domain.name)}` };
+    const run = scene.prepare(call);  // may throw: nothing has changed yet
     const message = run();
     return { ok: true, call, error: null, message };
   } catch (e) {
@@ -110,10 +144,10 @@ async function submitNow(text) {
   if (trimmed.startsWith("{")) {
     entry = { text: trimmed, ...executeCall(trimmed) };
   } else if (/^(clear|clear all|reset)$/i.test(trimmed)) {
-    entry = { text: trimmed, ok: true, call: null, error: null, message: clearAll(app.viewer) };
+    entry = { text: trimmed, ok: true, call: null, error: null, message: clearScene() };
   } else if (!app.engine) {
-    entry = { text: trimmed, ok: false, call: null,
-              error: "no model is loaded: type a tool call as JSON, e.g. {\"tool\": \"flyTo\", \"arguments\": {\"place\": \"Paris\"}}" };
+    const example = (SCENES[app.domain.name] || SCENES.cesium).example;
+    entry = { text: trimmed, ok: false, call: null, error: `no model is loaded: type a tool call as JSON, e.g. ${example}` };
   } else {
     try {
       const { raw, usage, extra } = await generate(trimmed);
@@ -122,15 +156,130 @@ async function submitNow(text) {
       entry = { text: trimmed, ok: false, call: null, error: `the model failed: ${e && e.message ? e.message : e}` };
     }
   }
+  entry.domain = app.domain.name;
   logEntry(entry);
   return entry;
 }
 
-function submit(text) {
-  const result = queue.then(() => submitNow(text));
+// Every command and every adapter swap waits for the one before it.
+function enqueue(job) {
+  const result = queue.then(job);
   queue = result.catch(() => {});
   return result;
 }
+
+const submit = (text) => enqueue(() => submitNow(text));
+
+function clearScene() {
+  const scene = SCENES[app.domain.name];
+  return scene ? scene.clear() : clearAll(app.viewer);
+}
+
+// ---- domains -------------------------------------------------------------------------------------------------
+
+async function fetchDomain(name) {
+  if (!app.domains.has(name)) {
+    const response = await fetch(`/api/domains/${encodeURIComponent(name)}`);
+    if (!response.ok) {
+      const { domains } = await (await fetch("/api/domains")).json();
+      throw new Error(`this server has no domain ${JSON.stringify(name)} (have: ${domains.map((d) => d.name).join(", ")})`);
+    }
+    const payload = await response.json();
+    const gazetteer = payload.gazetteer_url ? new Gazetteer(await (await fetch(payload.gazetteer_url)).json()) : null;
+    app.domains.set(name, { payload, gazetteer });
+  }
+  return app.domains.get(name);
+}
+
+function activateDomain({ payload, gazetteer }) {
+  app.domain = payload;
+  app.gazetteer = gazetteer;
+  document.body.dataset.domain = payload.name;
+  $("cad-panel").hidden = payload.name !== "cad";
+  $("command").placeholder = (SCENES[payload.name] || SCENES.cesium).placeholder;
+  $("domain-name").textContent = payload.title || payload.name;
+  if (payload.name === "cad") drawCad();
+}
+
+function drawCad() {
+  drawTopView($("cad-preview"), app.cad);
+  const { objects } = app.cad.state();
+  $("cad-count").textContent = `${objects.length} object${objects.length === 1 ? "" : "s"}, ${app.cad.operations.length} operations`;
+  $("cad-objects").textContent = objects.map((o) => JSON.stringify(o)).join("\n");
+}
+
+// ---- adapters ------------------------------------------------------------------------------------------------
+
+let swaps = 0;
+
+// Ask the worker, which owns the engine, to swap the adapter; resolves with swapAdapter's result.
+function swapInWorker(adapterId) {
+  const id = (swaps += 1);
+  const channel = new MessageChannel();
+  return new Promise((resolve, reject) => {
+    channel.port1.onmessage = ({ data }) => {
+      channel.port1.close();
+      if (data.error !== undefined) reject(new Error(data.error));
+      else resolve(data.result);
+    };
+    app.worker.postMessage({ kind: "webslm.setAdapter", id, modelId: app.model.model_id, adapterId }, [channel.port2]);
+  });
+}
+
+async function refreshAdapters() {
+  let listed = [];
+  try {
+    const { adapters } = await (await fetch("/api/adapters")).json();
+    listed = adaptersForModel(adapters, app.model && app.model.model_id);
+  } catch (e) {
+    console.warn("no adapter list:", e);
+  }
+  app.adapters = listed;
+  const select = $("adapter");
+  const options = [new Option("none (base model)", "")];
+  for (const a of listed) {
+    options.push(new Option(`${a.adapter_id} (${a.domain}${a.rank ? `, rank ${a.rank}` : ""})`, a.adapter_id));
+  }
+  select.replaceChildren(...options);
+  select.value = app.adapter || "";
+  select.disabled = false;
+  return listed;
+}
+
+const MB = (n) => `${(n / 1e6).toFixed(2)} MB`;
+
+async function setAdapterNow(adapterId) {
+  adapterId = adapterId || null;
+  const text = `adapter: ${adapterId || "none (base model)"}`;
+  const started = performance.now();
+  let entry;
+  try {
+    const adapter = adapterId && app.adapters.find((a) => a.adapter_id === adapterId);
+    if (adapterId && !adapter) {
+      const which = app.model ? `for ${app.model.model_id}` : "on this server";
+      throw new Error(`no adapter ${JSON.stringify(adapterId)} ${which} (have: ${app.adapters.map((a) => a.adapter_id).join(", ") || "none"})`);
+    }
+    const domain = await fetchDomain(adapter ? adapter.domain : app.baseDomain); // before the weights change
+    const swap = app.engine ? await swapInWorker(adapterId) : null;
+    app.adapter = adapterId;
+    activateDomain(domain);
+    const wall_s = (performance.now() - started) / 1000;
+    const result = { adapter_id: adapterId, domain: domain.payload.name, swapped: Boolean(swap), wall_s, ...(swap || {}) };
+    const message = swap
+      ? `${swap.tensors} tensors (${MB(swap.bytes_written)}) written in ${swap.swap_s.toFixed(3)} s, ${MB(swap.bytes_fetched)} fetched in ` +
+        `${swap.fetch_s.toFixed(3)} s; ${wall_s.toFixed(3)} s in all; domain ${domain.payload.name}`
+      : `no model is loaded: only the domain changed, to ${domain.payload.name}`;
+    entry = { kind: "adapter", text, ok: true, call: null, error: null, message, result };
+  } catch (e) {
+    entry = { kind: "adapter", text, ok: false, call: null, error: e && e.message ? e.message : String(e) };
+  }
+  $("adapter").value = app.adapter || "";
+  entry.domain = app.domain.name;
+  logEntry(entry);
+  return entry.ok ? { ok: true, result: entry.result } : { ok: false, error: entry.error };
+}
+
+const setAdapter = (adapterId) => enqueue(() => setAdapterNow(adapterId));
 
 // ---- the model -----------------------------------------------------------------------------------------------
 
@@ -182,6 +331,7 @@ async function loadModel() {
     return null;
   }
   $("progress").hidden = true;
+  app.worker = worker;
   app.model = { model_id: model.model_id, quantization: model.quantization, why };
   $("model-status").textContent = `Model: ${model.model_id} (${model.quantization}; ${why}). Type a command.`;
   return app.model;
@@ -203,7 +353,10 @@ function state() {
              shouldAnimate: clock.shouldAnimate },
     tilesLoaded: viewer.scene.globe.tilesLoaded,
     model: app.model,
-    history: app.history.map(({ text, ok, error, call, raw, extra }) => ({ text, ok, error, call, raw, extra })),
+    adapter: app.adapter,
+    domain: app.domain ? app.domain.name : null,
+    history: app.history.map(({ kind, text, ok, error, call, raw, extra, domain }) =>
+      ({ kind: kind || "command", text, ok, error, call, raw, extra, domain })),
   };
 }
 
@@ -211,9 +364,18 @@ function state() {
 
 async function start() {
   app.viewer = createViewer();
-  const domain = await (await fetch("/api/domain")).json();
-  app.domain = domain;
-  app.gazetteer = domain.gazetteer_url ? new Gazetteer(await (await fetch(domain.gazetteer_url)).json()) : null;
+  const { default: serverDefault } = await (await fetch("/api/domains")).json();
+  app.baseDomain = serverDefault;
+  const wanted = params.get("domain");
+  if (wanted) {
+    try {
+      await fetchDomain(wanted);
+      app.baseDomain = wanted;
+    } catch (e) {
+      logEntry({ kind: "domain", text: `?domain=${wanted}`, ok: false, error: `${e.message}; using ${serverDefault}` });
+    }
+  }
+  activateDomain(await fetchDomain(app.baseDomain));
 
   $("command").disabled = false;
   $("send").disabled = false;
@@ -225,6 +387,7 @@ async function start() {
     submit(text);
   });
   $("clear").addEventListener("click", () => submit("clear"));
+  $("adapter").addEventListener("change", (ev) => setAdapter(ev.target.value || null));
   setInterval(() => {
     const c = app.viewer.clock;
     $("clock").textContent = `clock ${Cesium.JulianDate.toIso8601(c.currentTime, 0)} ×${c.multiplier}`;
@@ -236,6 +399,7 @@ const modelReady = ready.then(loadModel).catch((e) => {
   $("model-status").textContent = `No model loaded: ${e && e.message ? e.message : e}. Type tool calls as JSON.`;
   return null;
 });
+const adaptersReady = modelReady.then(refreshAdapters);
 ready.catch((e) => { $("model-status").textContent = `The page failed to start: ${e && e.message ? e.message : e}`; });
 
 window.webslm = {
@@ -243,12 +407,19 @@ window.webslm = {
   modelReady,
   submit,
   execute(call) {
-    const entry = { text: typeof call === "string" ? call : JSON.stringify(call), ...executeCall(call) };
+    const entry = { text: typeof call === "string" ? call : JSON.stringify(call), ...executeCall(call),
+                    domain: app.domain.name };
     logEntry(entry);
     const { ok, call: executed, error, message } = entry;
     return { ok, call: executed, error, message };
   },
-  clear: () => clearAll(app.viewer),
+  clear: clearScene,
   state,
+  adaptersReady,
+  // The adapters the selector lists (for the loaded model; every adapter when none is loaded).
+  adapters: () => adaptersReady.then(() => app.adapters.map((a) => ({ ...a }))),
+  // Swap an adapter in (null: back to the base model) and switch to its domain: {ok, result} or {ok: false, error}.
+  setAdapter: (adapterId) => adaptersReady.then(() => setAdapter(adapterId)),
+  cadState: () => app.cad.state(),
   get viewer() { return app.viewer; },
 };

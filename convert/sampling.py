@@ -27,8 +27,17 @@ from tvm.script import tirx as T
 THREADS = 256
 # Each thread of the sort keeps 2**GROUP_BITS (key, id) pairs in registers and runs that many bitonic steps on them
 # per launch: 4 divides the launches by about 4 (137 -> 37 for 65536) and keeps 32 values per thread.
-GROUP_BITS = 4
+GROUP_BITS = 4  # _register_step and the first launch of bitonic_argsort are written out for 16 pairs
 NEG_INF = -3.4028234663852886e38
+
+
+def _lo(pair: int, shift: int) -> int:
+    """The lower index of pair number `pair` in a bitonic step of stride 2**shift (insert a 0 bit at `shift`)."""
+    return ((pair >> shift) << (shift + 1)) | (pair & ((1 << shift) - 1))
+
+
+def _descending(base, lo: int, stage: int):
+    return T.bitwise_and(base + lo, 2 << stage) == 0
 
 
 def _next_pow2(n: int) -> int:
@@ -58,6 +67,20 @@ def sampling_module(vocab_size: int) -> tvm.IRModule:
             rk[hi] = ka
             ri[lo] = ib
             ri[hi] = ia
+
+    @T.macro
+    def _register_step(rk, ri, base, stage, shift):
+        # one bitonic step with stride 2**shift over the 16 register-held pairs, written out so that every register
+        # index is a constant (dynamically indexed arrays live in memory, not registers); the direction of a pair
+        # is that of the global network: bit stage + 1 of its global index (base + lo)
+        _compare_exchange(rk, ri, _lo(0, shift), _lo(0, shift) + (1 << shift), _descending(base, _lo(0, shift), stage))
+        _compare_exchange(rk, ri, _lo(1, shift), _lo(1, shift) + (1 << shift), _descending(base, _lo(1, shift), stage))
+        _compare_exchange(rk, ri, _lo(2, shift), _lo(2, shift) + (1 << shift), _descending(base, _lo(2, shift), stage))
+        _compare_exchange(rk, ri, _lo(3, shift), _lo(3, shift) + (1 << shift), _descending(base, _lo(3, shift), stage))
+        _compare_exchange(rk, ri, _lo(4, shift), _lo(4, shift) + (1 << shift), _descending(base, _lo(4, shift), stage))
+        _compare_exchange(rk, ri, _lo(5, shift), _lo(5, shift) + (1 << shift), _descending(base, _lo(5, shift), stage))
+        _compare_exchange(rk, ri, _lo(6, shift), _lo(6, shift) + (1 << shift), _descending(base, _lo(6, shift), stage))
+        _compare_exchange(rk, ri, _lo(7, shift), _lo(7, shift) + (1 << shift), _descending(base, _lo(7, shift), stage))
 
     @I.ir_module
     class Sampling:
@@ -138,15 +161,17 @@ def sampling_module(vocab_size: int) -> tvm.IRModule:
                                 rk[i] = T.if_then_else(base + i < V, probs[vr, T.min(base + i, V - 1)],
                                                        T.float32(-1))
                                 ri[i] = base + i
-                            for stage in T.unroll(GROUP_BITS):
-                                for step in T.unroll(GROUP_BITS):
-                                    if step <= stage:
-                                        for a in T.unroll(G // 2):
-                                            shift = stage - step
-                                            lo = T.bitwise_or(T.shift_left(T.shift_right(a, shift), shift + 1),
-                                                              T.bitwise_and(a, T.shift_left(1, shift) - 1))
-                                            _compare_exchange(rk, ri, lo, lo + T.shift_left(1, shift),
-                                                              T.bitwise_and(base + lo, T.shift_left(2, stage)) == 0)
+                            # stages 0..3 of the network: strides 1; 2, 1; 4, 2, 1; 8, 4, 2, 1
+                            _register_step(rk, ri, base, 0, 0)
+                            _register_step(rk, ri, base, 1, 1)
+                            _register_step(rk, ri, base, 1, 0)
+                            _register_step(rk, ri, base, 2, 2)
+                            _register_step(rk, ri, base, 2, 1)
+                            _register_step(rk, ri, base, 2, 0)
+                            _register_step(rk, ri, base, 3, 3)
+                            _register_step(rk, ri, base, 3, 2)
+                            _register_step(rk, ri, base, 3, 1)
+                            _register_step(rk, ri, base, 3, 0)
                             for i in T.unroll(G):
                                 keys[vr, base + i] = rk[i]
                                 ids[vr, base + i] = ri[i]
@@ -167,16 +192,15 @@ def sampling_module(vocab_size: int) -> tvm.IRModule:
                                     low = top - (GROUP_BITS - 1)
                                     base = T.bitwise_or(T.shift_left(T.shift_right(t, low), top + 1),
                                                         T.bitwise_and(t, T.shift_left(1, low) - 1))
-                                    descending = T.bitwise_and(base, T.shift_left(2, stage)) == 0
                                     for i in T.unroll(G):
                                         rk[i] = keys[vr, base + T.shift_left(i, low)]
                                         ri[i] = ids[vr, base + T.shift_left(i, low)]
-                                    for step in T.unroll(GROUP_BITS):
-                                        for a in T.unroll(G // 2):
-                                            shift = GROUP_BITS - 1 - step
-                                            lo = T.bitwise_or(T.shift_left(T.shift_right(a, shift), shift + 1),
-                                                              T.bitwise_and(a, T.shift_left(1, shift) - 1))
-                                            _compare_exchange(rk, ri, lo, lo + T.shift_left(1, shift), descending)
+                                    # every element of the group has bit stage + 1 (> top) of base, and so has
+                                    # base + lo: bits low..top of base are 0, the + lo (< 16) carries no further
+                                    _register_step(rk, ri, base, stage, 3)
+                                    _register_step(rk, ri, base, stage, 2)
+                                    _register_step(rk, ri, base, stage, 1)
+                                    _register_step(rk, ri, base, stage, 0)
                                     for i in T.unroll(G):
                                         keys[vr, base + T.shift_left(i, low)] = rk[i]
                                         ids[vr, base + T.shift_left(i, low)] = ri[i]

@@ -1,0 +1,106 @@
+"""The whole pipeline on the embedded base model, as `webslm demo` runs it:
+
+  data (both domains) -> train a LoRA adapter per domain -> convert the base once with a runtime-LoRA branch
+  -> convert each adapter -> (optionally) evaluate -> serve the demo with the base and both adapters.
+
+Every step runs as its own `webslm` command (what a person would type; each reads the previous step's artefact
+from disk) and is skipped when its output already exists, so an interrupted demo continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from webslm.errors import WebslmError
+
+DOMAINS = ("cesium", "cad")
+
+
+@dataclass
+class PipelineConfig:
+    workdir: Path = Path("artifacts")
+    examples: int = 3000        # generated records per domain
+    train_steps: int = 300      # LoRA steps per domain (batch 8)
+    lora_rank: int = 16         # compiled runtime-LoRA rank = training rank
+    quantizations: tuple[str, ...] = ("q4f32_1", "q4f16_1")
+    evaluate: bool = False      # torch eval of each adapter on its held-out split
+    eval_limit: int = 200
+    seed: int = 1
+
+
+def pipeline_steps(cfg: PipelineConfig) -> list[tuple[str, Path, list[str]]]:
+    """(what, output that proves it is done, webslm arguments) for every step, in order."""
+    w = cfg.workdir
+    bundles = w / "bundles"
+    base_ids = {q: f"smollm2-lora{cfg.lora_rank}-{q}" for q in cfg.quantizations}
+    steps = []
+    for domain in DOMAINS:
+        data = w / "data" / domain
+        steps.append((f"generate {domain} data", data / "all.jsonl",
+                      ["data", "generate", "--domain", domain, "--seed", str(cfg.seed), "-n", str(cfg.examples),
+                       "--out", str(data / "all.jsonl")]))
+        steps.append((f"split {domain} data", data / "split" / "test.jsonl",
+                      ["data", "split", str(data / "all.jsonl"), "--domain", domain, "--seed", str(cfg.seed),
+                       "--out", str(data / "split")]))
+        steps.append((f"train the {domain} adapter", w / "runs" / domain / "webslm-run.json",
+                      ["train", str(data / "split" / "train.jsonl"), "--domain", domain, "--out",
+                       str(w / "runs" / domain), "--max-steps", str(cfg.train_steps), "--lora-r",
+                       str(cfg.lora_rank), "--lora-alpha", str(2 * cfg.lora_rank), "--seed", str(cfg.seed)]
+                      + (["--resume"] if (w / "runs" / domain / "checkpoints").is_dir() else [])))
+    for quant, base_id in base_ids.items():
+        steps.append((f"convert the base ({quant}, LoRA rank {cfg.lora_rank})",
+                      bundles / base_id / "webslm-bundle.json",
+                      ["convert", "default", "-q", quant, "--lora-rank", str(cfg.lora_rank), "--model-id", base_id,
+                       "--out", str(bundles / base_id)]))
+        for domain in DOMAINS:
+            adapter_id = f"{domain}-{base_id}"
+            steps.append((f"convert the {domain} adapter for {base_id}", bundles / adapter_id / "webslm-adapter.json",
+                          ["convert-adapter", str(w / "runs" / domain), "--base", str(bundles / base_id),
+                           "--adapter-id", adapter_id, "--domain", domain, "--out", str(bundles / adapter_id)]))
+    if cfg.evaluate:
+        for domain in DOMAINS:
+            steps.append((f"evaluate the {domain} adapter (torch)", w / "eval" / domain / "metrics.json",
+                          ["eval", str(w / "data" / domain / "split" / "test.jsonl"), "--domain", domain,
+                           "--adapter", str(w / "runs" / domain), "--compare", "--limit", str(cfg.eval_limit),
+                           "--out", str(w / "eval" / domain)]))
+    return steps
+
+
+def run_pipeline(cfg: PipelineConfig) -> Path:
+    """Run every step not yet done; returns the bundles directory to serve."""
+    steps = pipeline_steps(cfg)
+    for i, (what, done, args) in enumerate(steps, 1):
+        if done.exists():
+            print(f"[demo {i}/{len(steps)}] {what}: done already ({done})", flush=True)
+            continue
+        command = [sys.executable, "-m", "webslm.cli", *args]
+        print(f"[demo {i}/{len(steps)}] {what}: webslm {shlex.join(args)}", flush=True)
+        started = time.monotonic()
+        if subprocess.run(command).returncode != 0:
+            raise WebslmError(f"step {i} ({what}) failed; fix the cause and run `webslm demo` again to continue "
+                              f"from there")
+        print(f"[demo {i}/{len(steps)}] {what}: {time.monotonic() - started:.0f} s", flush=True)
+    return cfg.workdir / "bundles"
+
+
+def add_pipeline_arguments(parser) -> None:
+    d = PipelineConfig()
+    parser.add_argument("--workdir", type=Path, default=d.workdir, help=f"where artefacts go ({d.workdir})")
+    parser.add_argument("--examples", type=int, default=d.examples, help=f"records per domain ({d.examples})")
+    parser.add_argument("--train-steps", type=int, default=d.train_steps, help=f"LoRA steps per domain ({d.train_steps})")
+    parser.add_argument("--lora-rank", type=int, default=d.lora_rank, help=f"({d.lora_rank})")
+    parser.add_argument("--quantizations", default=",".join(d.quantizations),
+                        help="bundles to build (q4f32_1 runs everywhere; q4f16_1 needs shader-f16)")
+    parser.add_argument("--evaluate", action="store_true", help="also evaluate each adapter with torch")
+    parser.add_argument("--skip-pipeline", action="store_true", help="only serve what exists")
+
+
+def pipeline_config(args) -> PipelineConfig:
+    return PipelineConfig(workdir=args.workdir, examples=args.examples, train_steps=args.train_steps,
+                          lora_rank=args.lora_rank, quantizations=tuple(q for q in args.quantizations.split(",") if q),
+                          evaluate=args.evaluate)

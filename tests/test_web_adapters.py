@@ -9,7 +9,7 @@ import pytest
 
 from webslm.domain import load_domain
 
-from conftest import open_demo, start_server, write_fake_bundle
+from conftest import start_server, write_fake_bundle
 from test_web_server import get
 
 
@@ -27,20 +27,20 @@ def write_fake_adapter(models_dir, adapter_id: str, base_model_id: str, domain: 
     return d
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    models = tmp_path_factory.mktemp("models")
+def write_fake_models(models):
+    """A fake base bundle, three adapters for it (globe, CAD, and one made before adapters named a domain) and one
+    adapter for another base model. Returns `models`."""
     write_fake_bundle(models, "tiny-q4f32_1", "q4f32_1")
     write_fake_adapter(models, "globe-skill", "tiny-q4f32_1", "cesium")
     write_fake_adapter(models, "cad-skill", "tiny-q4f32_1", "cad")
-    write_fake_adapter(models, "old-skill", "tiny-q4f32_1", None)       # made before adapters named a domain
+    write_fake_adapter(models, "old-skill", "tiny-q4f32_1", None)
     write_fake_adapter(models, "other-base", "another-model", "cad")
     return models
 
 
 @pytest.fixture(scope="module")
-def server(models):
-    with start_server(models) as served:
+def server(tmp_path_factory):
+    with start_server(write_fake_models(tmp_path_factory.mktemp("models"))) as served:
         yield served
 
 

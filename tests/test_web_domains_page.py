@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import open_demo, start_server, write_fake_bundle
-from test_web_adapters import write_fake_adapter
+from conftest import open_demo, start_server
+from test_web_adapters import write_fake_models
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    models = tmp_path_factory.mktemp("models")
-    write_fake_bundle(models, "tiny-q4f32_1", "q4f32_1")
-    write_fake_adapter(models, "globe-skill", "tiny-q4f32_1", "cesium")
-    write_fake_adapter(models, "cad-skill", "tiny-q4f32_1", "cad")
-    write_fake_adapter(models, "old-skill", "tiny-q4f32_1", None)
-    write_fake_adapter(models, "other-base", "another-model", "cad")
-    with start_server(models) as served:
+    with start_server(write_fake_models(tmp_path_factory.mktemp("models"))) as served:
         yield served
 
 

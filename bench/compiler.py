@@ -160,17 +160,19 @@ def print_table(result: dict) -> None:
     for q, c in result["convert"].items():
         s = c["sizes"]
         rows.append((f"convert {q}: time s", c["timings_s"].get("total"), ""))
-        rows.append((f"  weights / wasm / total MiB",
-                     f"{s['weights_bytes'] / 2**20:.1f} / {s['wasm_bytes'] / 2**20:.1f} / {s['total_bytes'] / 2**20:.1f}",
-                     ""))
+        sizes = " / ".join(f"{s[k] / 2**20:.1f}" for k in ("weights_bytes", "wasm_bytes", "total_bytes"))
+        rows.append(("  weights / wasm / total MiB", sizes, ""))
     b, t, r = result.get("browser") or {}, result.get("torch") or {}, result.get("ratios") or {}
     if b:
         rows += [("browser load s", b["load_s"], ""),
-                 ("time to first token s (browser / torch)", f"{b['time_to_first_token_s']:.2f} / {t.get('time_to_first_token_s')}",
+                 ("time to first token s (browser / torch)",
+                  f"{_num(b['time_to_first_token_s'])} / {t.get('time_to_first_token_s')}",
                   r.get("ttft_browser_over_torch")),
-                 ("prefill tok/s (browser / torch)", f"{b['prefill_tokens_per_s']:.3f} / {t.get('prefill_tokens_per_s')}",
+                 ("prefill tok/s (browser / torch)",
+                  f"{_num(b['prefill_tokens_per_s'])} / {t.get('prefill_tokens_per_s')}",
                   r.get("prefill_browser_over_torch")),
-                 ("decode tok/s (browser / torch)", f"{b['decode_tokens_per_s']:.3f} / {t.get('decode_tokens_per_s')}",
+                 ("decode tok/s (browser / torch)",
+                  f"{_num(b['decode_tokens_per_s'])} / {t.get('decode_tokens_per_s')}",
                   r.get("decode_browser_over_torch")),
                  ("browser sampleTime s: first token (synced) / decode median (incl. forward)",
                   f"{_num(b['sample_time_first_s'])} / {_num(b['sample_time_decode_median_s'])}", "")]

@@ -19,7 +19,6 @@ slower there: SwiftShader's workgroupBarrier is expensive.
 from __future__ import annotations
 
 import tvm
-from tvm import relax
 from tvm.script import ir as I
 from tvm.script import relax as R
 from tvm.script import tirx as T
@@ -50,7 +49,6 @@ def sampling_module(vocab_size: int) -> tvm.IRModule:
     W = (V + 31) // 32
     N = max(_next_pow2(V), 1 << GROUP_BITS)
     LOG_N = N.bit_length() - 1
-    HALF = N // 2
     G = 1 << GROUP_BITS  # elements per thread
     GROUPS = N // G
 
@@ -73,14 +71,22 @@ def sampling_module(vocab_size: int) -> tvm.IRModule:
         # one bitonic step with stride 2**shift over the 16 register-held pairs, written out so that every register
         # index is a constant (dynamically indexed arrays live in memory, not registers); the direction of a pair
         # is that of the global network: bit stage + 1 of its global index (base + lo)
-        _compare_exchange(rk, ri, _lo(0, shift), _lo(0, shift) + (1 << shift), _descending(base, _lo(0, shift), stage))
-        _compare_exchange(rk, ri, _lo(1, shift), _lo(1, shift) + (1 << shift), _descending(base, _lo(1, shift), stage))
-        _compare_exchange(rk, ri, _lo(2, shift), _lo(2, shift) + (1 << shift), _descending(base, _lo(2, shift), stage))
-        _compare_exchange(rk, ri, _lo(3, shift), _lo(3, shift) + (1 << shift), _descending(base, _lo(3, shift), stage))
-        _compare_exchange(rk, ri, _lo(4, shift), _lo(4, shift) + (1 << shift), _descending(base, _lo(4, shift), stage))
-        _compare_exchange(rk, ri, _lo(5, shift), _lo(5, shift) + (1 << shift), _descending(base, _lo(5, shift), stage))
-        _compare_exchange(rk, ri, _lo(6, shift), _lo(6, shift) + (1 << shift), _descending(base, _lo(6, shift), stage))
-        _compare_exchange(rk, ri, _lo(7, shift), _lo(7, shift) + (1 << shift), _descending(base, _lo(7, shift), stage))
+        _compare_exchange(rk, ri, _lo(0, shift), _lo(0, shift) + (1 << shift),
+                          _descending(base, _lo(0, shift), stage))
+        _compare_exchange(rk, ri, _lo(1, shift), _lo(1, shift) + (1 << shift),
+                          _descending(base, _lo(1, shift), stage))
+        _compare_exchange(rk, ri, _lo(2, shift), _lo(2, shift) + (1 << shift),
+                          _descending(base, _lo(2, shift), stage))
+        _compare_exchange(rk, ri, _lo(3, shift), _lo(3, shift) + (1 << shift),
+                          _descending(base, _lo(3, shift), stage))
+        _compare_exchange(rk, ri, _lo(4, shift), _lo(4, shift) + (1 << shift),
+                          _descending(base, _lo(4, shift), stage))
+        _compare_exchange(rk, ri, _lo(5, shift), _lo(5, shift) + (1 << shift),
+                          _descending(base, _lo(5, shift), stage))
+        _compare_exchange(rk, ri, _lo(6, shift), _lo(6, shift) + (1 << shift),
+                          _descending(base, _lo(6, shift), stage))
+        _compare_exchange(rk, ri, _lo(7, shift), _lo(7, shift) + (1 << shift),
+                          _descending(base, _lo(7, shift), stage))
 
     @I.ir_module
     class Sampling:

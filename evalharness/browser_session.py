@@ -18,11 +18,15 @@ WEBGPU_HELP = ("WebGPU is not available in this Chromium. Headless runs need the
 
 
 class BrowserSession:
-    """One server + one headless Chromium page with `window.harness`. Use as a context manager."""
+    """One server + one headless Chromium page with `window.harness`. Use as a context manager.
 
-    def __init__(self, models_dir: Path, adapter: str = "swiftshader", timeout_s: float = 1800):
+    Playwright's sync API allows one driver per thread: pass `browser` to reuse a running one (pytest's session
+    browser); otherwise the session starts and stops its own."""
+
+    def __init__(self, models_dir: Path, adapter: str = "swiftshader", timeout_s: float = 1800, browser=None):
         self.models_dir = Path(models_dir)
         self.adapter = adapter
+        self.browser = browser
         self.timeout_ms = timeout_s * 1000
         self._stack = contextlib.ExitStack()
         self.page = None
@@ -36,10 +40,14 @@ class BrowserSession:
 
         try:
             server = self._stack.enter_context(running_server(self.models_dir))
-            playwright = self._stack.enter_context(sync_playwright())
-            browser = launch_chromium(playwright, self.adapter)
-            self._stack.callback(browser.close)
-            self.page = browser.new_page()
+            browser = self.browser
+            if browser is None:
+                playwright = self._stack.enter_context(sync_playwright())
+                browser = launch_chromium(playwright, self.adapter)
+                self._stack.callback(browser.close)
+            context = browser.new_context()
+            self._stack.callback(context.close)
+            self.page = context.new_page()
             self.page.set_default_timeout(self.timeout_ms)
             self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
             self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))

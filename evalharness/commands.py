@@ -68,8 +68,11 @@ def open_runs(args, domain):
     runs = []
     if args.compare:
         def base(messages_list):
+            # the base model never learned the task: give it the prompt that spells out the tools
+            prompted = [[{**m, "content": domain.base_prompt} if m["role"] == "system" else m for m in messages]
+                        for messages in messages_list]
             with model.disable_adapter():
-                return tuned(messages_list)
+                return tuned(prompted)
 
         runs.append(Run("base+prompt", base, {**info, "adapter": None}))
         runs.append(Run("fine-tuned", tuned, info))

@@ -52,10 +52,10 @@ def bundles(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def session(bundles):
+def session(bundles, chromium):
     from evalharness.browser_session import BrowserSession
 
-    with BrowserSession(bundles[0]) as s:
+    with BrowserSession(bundles[0], browser=chromium) as s:
         yield s
 
 

@@ -15,7 +15,7 @@ NEW_TOKENS = 16
 MESSAGES = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
 
 
-def test_smollm2_q4f32_first_greedy_tokens_match_torch(tmp_path):
+def test_smollm2_q4f32_first_greedy_tokens_match_torch(tmp_path, chromium):
     from transformers import AutoTokenizer
 
     from convert.bundle import convert_model
@@ -30,7 +30,7 @@ def test_smollm2_q4f32_first_greedy_tokens_match_torch(tmp_path):
     prompt_ids = encode_prompt(tokenizer, conv, None, MESSAGES)
     _, torch_tokens = torch_greedy(base, "q4f32_1", prompt_ids, NEW_TOKENS)
 
-    with BrowserSession(tmp_path) as session:
+    with BrowserSession(tmp_path, browser=chromium) as session:
         session.load("smollm2-q4f32_1")
         reply = session.chat(MESSAGES, temperature=0, max_tokens=NEW_TOKENS, ignore_eos=True)
     assert reply["usage"]["prompt_tokens"] == len(prompt_ids)

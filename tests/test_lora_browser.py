@@ -80,7 +80,7 @@ def setup(tmp_path_factory):
     return base, models, adapters
 
 
-def test_adapter_swaps_match_torch_and_are_reproducible(setup):
+def test_adapter_swaps_match_torch_and_are_reproducible(setup, chromium):
     from transformers import AutoTokenizer
 
     from evalharness.browser_session import BrowserSession
@@ -94,7 +94,7 @@ def test_adapter_swaps_match_torch_and_are_reproducible(setup):
         reply = session.chat(MESSAGES, capture_logits=True, temperature=0, max_tokens=STEPS, ignore_eos=True)
         return reply["logits"]
 
-    with BrowserSession(models) as session:
+    with BrowserSession(models, browser=chromium) as session:
         session.load("tiny-lora", capture_logits=True)
         runs = {"base": run(session)}
         swaps = {}

@@ -48,7 +48,8 @@ class Domain:
     root: Path
     title: str
     tools: dict[str, Tool]
-    system_prompt: str
+    system_prompt: str  # what the fine-tuned model sees everywhere: short, so prefill in the browser is cheap
+    base_prompt: str    # the tools spelled out, for prompting a model that was not fine-tuned (eval --compare)
     templates_path: Path | None
     gazetteer_path: Path | None
     meta: dict = field(default_factory=dict)
@@ -178,6 +179,7 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
         title=meta.get("title", root.name),
         tools=tools,
         system_prompt=(root / meta["system_prompt_file"]).read_text(encoding="utf-8").strip(),
+        base_prompt=(root / meta.get("base_prompt_file", meta["system_prompt_file"])).read_text(encoding="utf-8").strip(),
         templates_path=root / templates if templates else None,
         gazetteer_path=root / gazetteer if gazetteer else None,
         meta=meta,

@@ -71,9 +71,11 @@ class BrowserSession:
         """Swap a runtime LoRA adapter into the loaded model (None: back to the base); returns timings and bytes."""
         return self._call("harness.setAdapter", adapter_id)
 
-    def chat(self, messages: list[dict], capture_logits: bool = False, **request) -> dict:
-        """A chat completion; with capture_logits the raw logits of every sampled step as float32 arrays."""
-        result = self._call("harness.chat", {"messages": messages, **request}, {"captureLogits": capture_logits})
+    def chat(self, messages: list[dict], capture_logits: bool = False, timeout_s: float = 0, **request) -> dict:
+        """A chat completion; with capture_logits the raw logits of every sampled step as float32 arrays.
+        With timeout_s > 0 a generation still running then is interrupted and this raises WebslmError."""
+        result = self._call("harness.chat", {"messages": messages, **request},
+                            {"captureLogits": capture_logits, "timeoutS": timeout_s})
         if result.get("logits") is not None:
             result["logits"] = [np.frombuffer(base64.b64decode(b), dtype=np.float32) for b in result["logits"]]
         return result

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 from pathlib import Path
 
 from webslm.errors import WebslmError
@@ -86,22 +85,32 @@ def open_runs(args, domain):
 def evaluate_runs(test_file: Path, out: Path, runs, domain, limit: int | None = None, chunk: int = 16,
                   progress: bool = True) -> dict[str, dict]:
     from evalharness.metrics import summarize
-    from evalharness.predict import evaluate, load_examples
+    from evalharness.predict import EvaluationInterrupted, evaluate, load_examples
     from evalharness.report import write_report
     from webslm import atomic
 
     examples = load_examples(test_file, domain.system_prompt, limit)
-    results, info = {}, {}
+    results, info, rows_by_run = {}, {}, {}
+    interrupted = False
     for run in runs:
-        rows = evaluate(examples, run, domain, chunk=chunk, progress=progress)
+        try:
+            rows = evaluate(examples, run, domain, chunk=chunk, progress=progress)
+        except EvaluationInterrupted as stop:  # Ctrl-C: keep and score what is done, then stop
+            rows, interrupted = stop.rows, True
+            print(f"interrupted: writing the {len(rows)} finished example(s) of {run.name}", flush=True)
+        rows_by_run[run.name] = rows
         where = out if len(runs) == 1 else out / run.name
         atomic.write_jsonl(where / "predictions.jsonl", rows)
         metrics = summarize(rows)
         atomic.write_json(where / "metrics.json", {"run": run.name, **run.info, "test_file": str(test_file), **metrics})
         results[run.name], info[run.name] = metrics, run.info
-    if len(runs) > 1:
+        if interrupted:
+            break
+    if len(results) > 1:
         atomic.write_json(out / "metrics.json", {"test_file": str(test_file), "runs": results})
-    write_report(out, results, info)
+    write_report(out, results, info, rows_by_run=rows_by_run)
+    if interrupted:
+        raise KeyboardInterrupt
     return results
 
 

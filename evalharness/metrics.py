@@ -149,4 +149,24 @@ def summarize(rows: list[dict]) -> dict:
         "failures": dict(sorted(failures.items())),
         "latency": latency_stats(seconds),
         "output_tokens_per_s": (sum(output_tokens) / total_seconds) if output_tokens and total_seconds else None,
+        **({"speed": speed_stats(rows)} if any(r.get("speed") for r in rows) else {}),
     }
+
+
+# web-llm's usage.extra fields worth summarising, and whether higher is better
+SPEED_FIELDS = {"decode_tokens_per_s": True, "prefill_tokens_per_s": True, "time_to_first_token_s": False,
+                "time_per_output_token_s": False, "e2e_latency_s": False}
+
+
+def speed_stats(rows: list[dict]) -> dict:
+    """Median, p90 (the slow end: low for rates, high for times), mean, min and max of engine-reported speeds."""
+    out = {}
+    for name, higher_is_better in SPEED_FIELDS.items():
+        values = sorted(r["speed"][name] for r in rows if isinstance((r.get("speed") or {}).get(name), (int, float)))
+        if not values:
+            continue
+        slow_end = values[max(0, math.ceil(0.1 * len(values)) - 1)] if higher_is_better else \
+            values[min(len(values) - 1, math.ceil(0.9 * len(values)) - 1)]
+        out[name] = {"n": len(values), "median": statistics.median(values), "p90": slow_end,
+                     "mean": statistics.fmean(values), "min": values[0], "max": values[-1]}
+    return out

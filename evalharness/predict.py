@@ -24,6 +24,7 @@ class Generation:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     error: str | None = None  # transport errors (HTTP, browser) are scored as empty answers, never raised
+    speed: dict = field(default_factory=dict)  # engine-reported speed, e.g. web-llm's usage.extra
 
 
 Backend = Callable[[list[list[dict]]], list[Generation]]
@@ -36,6 +37,15 @@ class Run:
     name: str
     generate: Backend
     info: dict = field(default_factory=dict)
+    chunk: int | None = None  # prompts per generate() call; 1 for backends that answer one at a time
+
+
+class EvaluationInterrupted(Exception):
+    """Ctrl-C during an evaluation: carries the rows finished so far, so they are written, not lost."""
+
+    def __init__(self, rows: list[dict]):
+        super().__init__(f"interrupted after {len(rows)} example(s)")
+        self.rows = rows
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,18 @@ def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progres
 
         bar = tqdm(total=len(examples), desc=f"eval {run.name}", unit="ex", dynamic_ncols=True)
     rows = []
+    chunk = run.chunk or chunk
+    try:
+        _generate_rows(examples, references, run, domain, gazetteer, chunk, bar, rows)
+    except KeyboardInterrupt:
+        raise EvaluationInterrupted(rows) from None
+    finally:
+        if bar:
+            bar.close()
+    return rows
+
+
+def _generate_rows(examples, references, run, domain, gazetteer, chunk, bar, rows) -> None:
     for start in range(0, len(examples), chunk):
         batch = examples[start:start + chunk]
         messages = [[{"role": "system", "content": ex.system}, {"role": "user", "content": ex.instruction}]
@@ -159,9 +181,7 @@ def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progres
                 "seconds": seconds,
                 "prompt_tokens": gen.prompt_tokens,
                 "output_tokens": gen.output_tokens,
+                **({"speed": gen.speed} if gen.speed else {}),
             })
         if bar:
             bar.update(len(batch))
-    if bar:
-        bar.close()
-    return rows

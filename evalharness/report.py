@@ -41,6 +41,33 @@ def write_chart(runs: dict[str, dict], path: Path) -> None:
     plt.close(fig)
 
 
+def write_speed_chart(runs: dict[str, dict], rows_by_run: dict[str, list[dict]], path: Path) -> bool:
+    """Histograms of decode tokens/s and time to first token per example, for runs with engine speeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {name: rows for name, rows in rows_by_run.items() if any(r.get("speed") for r in rows)}
+    if not series:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), dpi=100)
+    for name, rows in series.items():
+        for ax, field, label in ((axes[0], "decode_tokens_per_s", "decode tokens/s"),
+                                 (axes[1], "time_to_first_token_s", "time to first token (s)")):
+            values = [r["speed"][field] for r in rows if isinstance((r.get("speed") or {}).get(field), (int, float))]
+            if values:
+                ax.hist(values, bins=min(20, max(3, len(values) // 2)), alpha=0.7, label=name)
+            ax.set_xlabel(label)
+            ax.set_ylabel("examples")
+    axes[0].legend()
+    fig.tight_layout()
+    with atomic.atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return True
+
+
 def render_markdown(runs: dict[str, dict], info: dict[str, dict], title: str, chart: str | None) -> str:
     names = list(runs)
     lines = [f"# {title}", ""]
@@ -60,6 +87,14 @@ def render_markdown(runs: dict[str, dict], info: dict[str, dict], title: str, ch
     if chart:
         lines += ["", f"![metrics]({chart})"]
     for name in names:
+        speed = runs[name].get("speed")
+        if speed:
+            lines += ["", f"Engine speed, {name} (web-llm `usage.extra`; p90 is the slow end):", "",
+                      "| | median | p90 | mean | min | max |", "|---|---|---|---|---|---|"]
+            for field, v in speed.items():
+                lines.append(f"| {field} | " + " | ".join(f"{v[k]:.3g}" for k in ("median", "p90", "mean", "min", "max"))
+                             + " |")
+    for name in names:
         m = runs[name]
         lines += ["", f"## {name}", ""]
         for key, value in (info.get(name) or {}).items():
@@ -73,8 +108,12 @@ def render_markdown(runs: dict[str, dict], info: dict[str, dict], title: str, ch
     return "\n".join(lines) + "\n"
 
 
-def write_report(out: Path, runs: dict[str, dict], info: dict[str, dict], title: str = "webslm evaluation") -> Path:
+def write_report(out: Path, runs: dict[str, dict], info: dict[str, dict], title: str = "webslm evaluation",
+                 rows_by_run: dict[str, list[dict]] | None = None) -> Path:
     out = Path(out)
     write_chart(runs, out / "metrics.png")
-    atomic.write_text(out / "report.md", render_markdown(runs, info, title, "metrics.png"))
+    text = render_markdown(runs, info, title, "metrics.png")
+    if rows_by_run and write_speed_chart(runs, rows_by_run, out / "speed.png"):
+        text += "\n![engine speed](speed.png)\n"
+    atomic.write_text(out / "report.md", text)
     return out / "report.md"

@@ -48,11 +48,23 @@ async function load(modelId, { captureLogits = false } = {}) {
   return { load_s: (performance.now() - started) / 1000, last_progress: lastProgress, record };
 }
 
-async function chat(request, { captureLogits = false } = {}) {
+async function chat(request, { captureLogits = false, timeoutS = 0 } = {}) {
   if (!engine) throw new Error("no model loaded: call harness.load(modelId) first");
   captured = captureLogits ? [] : null;
   const started = performance.now();
-  const reply = await engine.chat.completions.create({ ...request, stream: false });
+  let timer = null;
+  const completion = engine.chat.completions.create({ ...request, stream: false });
+  const timeout = new Promise((_, reject) => {
+    if (timeoutS > 0) {
+      timer = setTimeout(() => { engine.interruptGenerate(); reject(new Error(`timed out after ${timeoutS} s`)); }, timeoutS * 1000);
+    }
+  });
+  let reply;
+  try {
+    reply = await Promise.race([completion, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
   const elapsed = (performance.now() - started) / 1000;
   const steps = captured;
   captured = null;

@@ -1,0 +1,49 @@
+"""`webslm eval --backend browser`: the stock web-llm engine in headless Chromium answers every test command under
+the domain's JSON-schema constraint; the same metrics score it, plus web-llm's speed figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.tiny_models import make_tiny_model, write_tiny_dataset
+
+pytestmark = pytest.mark.browser
+
+
+def test_browser_eval_writes_predictions_metrics_and_speed(tmp_path):
+    from convert.bundle import convert_model
+
+    model = make_tiny_model(tmp_path / "tiny", arch="qwen2", seed=4)
+    bundle = convert_model(model, tmp_path / "bundles" / "tiny-q4f32_1", "q4f32_1", model_id="tiny-q4f32_1")
+    test_file = write_tiny_dataset(tmp_path / "test.jsonl", n=3)
+    out = tmp_path / "eval"
+    # its own process: Playwright's sync API allows one driver per thread and pytest's browser is already running
+    proc = subprocess.run([sys.executable, "-m", "webslm.cli", "eval", str(test_file), "--backend", "browser",
+                           "--bundle", str(bundle), "--out", str(out), "--max-new-tokens", "48", "--quiet"],
+                          capture_output=True, text=True, timeout=1500, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 3
+    for row in rows:
+        assert row["stage"] != "backend", row["reason"]  # the engine answered every example
+        assert row["speed"]["decode_tokens_per_s"] > 0 and row["speed"]["time_to_first_token_s"] > 0
+        assert row["prompt_tokens"] > 10
+        if row["output_tokens"] < 48:  # a finished constrained answer is JSON whatever the (random) model
+            assert row["valid_json"], row["raw"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == 3 and metrics["quantization"] == "q4f32_1" and metrics["engine_load_s"] > 0
+    assert metrics["speed"]["decode_tokens_per_s"]["median"] > 0
+    report = (out / "report.md").read_text()
+    assert "decode_tokens_per_s" in report and (out / "speed.png").stat().st_size > 1000
+
+
+def test_browser_eval_needs_a_bundle(tmp_path):
+    test_file = write_tiny_dataset(tmp_path / "test.jsonl", n=2)
+    proc = subprocess.run([sys.executable, "-m", "webslm.cli", "eval", str(test_file), "--backend", "browser",
+                           "--bundle", str(tmp_path), "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "not a bundle (no webslm-bundle.json)" in proc.stderr

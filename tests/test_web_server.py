@@ -176,11 +176,11 @@ def test_serve_binds_loopback_by_default_and_refuses_other_hosts(monkeypatch, ca
     assert "WARNING" in capsys.readouterr().out
 
 
-def test_demo_verb_serves(monkeypatch):
+def test_demo_verb_serves_the_pipeline_bundles(monkeypatch, tmp_path):
     from web import commands
     from webslm.cli import build_parser
 
     seen = []
     monkeypatch.setattr(commands, "serve", lambda *a, **kw: seen.append(a) or 0)
-    args = build_parser().parse_args(["demo", "--port", "8200"])
-    assert args.run(args) == 0 and seen[0][:2] == ("127.0.0.1", 8200)
+    args = build_parser().parse_args(["demo", "--port", "8200", "--skip-pipeline", "--workdir", str(tmp_path)])
+    assert args.run(args) == 0 and seen[0][:3] == ("127.0.0.1", 8200, tmp_path / "bundles")

@@ -56,17 +56,24 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, models_dir: Path |
 
 
 def run_demo(args) -> int:
-    """The demo job. Today: serve the page. Hook: later this runs data -> train -> convert on the embedded base
-    model first (skipping stages whose artefacts exist), then serves the bundles it wrote."""
-    return serve(args.host, args.port, args.models_dir, args.allow_remote)
+    """The main job: the whole pipeline on the embedded base model (webslm/pipeline.py; finished steps are
+    skipped), then the demo page serving the base bundle and one LoRA adapter per domain."""
+    from webslm.pipeline import pipeline_config, run_pipeline
+
+    config = pipeline_config(args)
+    models_dir = config.workdir / "bundles"
+    if not args.skip_pipeline:
+        models_dir = run_pipeline(config)
+    return serve(args.host, args.port, models_dir, args.allow_remote)
 
 
-def _add_server_args(p) -> None:
+def _add_server_args(p, models_dir: bool = True) -> None:
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}, loopback only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    p.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
-                   help=f"directory of compiled model bundles, one folder each with webslm-bundle.json "
-                        f"(default {DEFAULT_MODELS_DIR})")
+    if models_dir:
+        p.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
+                       help=f"directory of compiled model bundles, one folder each with webslm-bundle.json "
+                            f"(default {DEFAULT_MODELS_DIR})")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
 
 
@@ -75,6 +82,11 @@ def register(sub) -> None:
     _add_server_args(p)
     p.add_argument("--domain", default="cesium", help="domain pack name or path (default cesium)")
     p.set_defaults(run=lambda a: serve(a.host, a.port, a.models_dir, a.allow_remote, a.domain))
-    d = sub.add_parser("demo", help="run the whole demo (for now: serve the page and whatever bundles exist)")
-    _add_server_args(d)
+    d = sub.add_parser("demo", help="data -> train -> convert -> adapters on the embedded model, then serve the demo",
+                       description="Runs every pipeline step not done yet (see webslm/pipeline.py), then serves "
+                                   "the page. Interrupt and run again to continue where it stopped.")
+    _add_server_args(d, models_dir=False)
+    from webslm.pipeline import add_pipeline_arguments
+
+    add_pipeline_arguments(d)
     d.set_defaults(run=run_demo)

@@ -132,6 +132,7 @@ def convert_adapter(peft_dir: Path, base_bundle: Path, out_dir: Path, adapter_id
         write_json(tmp / ADAPTER_MANIFEST, {
             "format": ADAPTER_FORMAT,
             "adapter_id": adapter_id,
+            "source": str(Path(peft_dir).resolve()),
             "base_model_id": base["model_id"],
             "domain": domain or "cesium",
             "base_fingerprint": base["base_fingerprint"],

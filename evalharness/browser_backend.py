@@ -23,6 +23,12 @@ def add_arguments(parser) -> None:
                        help="seconds before one example is abandoned and scored as failed (900)")
     group.add_argument("--unconstrained", action="store_true",
                        help="do not constrain generation with the domain's JSON schema (the demo constrains)")
+    group.add_argument("--lora", type=Path, default=None, metavar="ADAPTER_BUNDLE",
+                       help="swap this runtime-LoRA adapter bundle (from convert-adapter, in the same models "
+                            "directory as --bundle) into the base before evaluating")
+    group.add_argument("--parity", action="store_true",
+                       help="also run torch on the bundle's own (de)quantized weights, both unconstrained and "
+                            "greedy, and report how many outputs are identical and where they first diverge")
 
 
 def read_bundle(bundle: Path) -> dict:
@@ -40,11 +46,13 @@ def open_runs(args, domain):
         raise WebslmError("--backend browser needs --bundle DIR (a bundle from `webslm convert`)")
     manifest = read_bundle(args.bundle)
     request = {"temperature": args.temperature, "top_p": args.top_p, "max_tokens": args.max_new_tokens}
-    if not getattr(args, "unconstrained", False):
+    adapter = _read_adapter(args.lora, args.bundle, manifest) if args.lora else None
+    if not (args.unconstrained or args.parity):
         request["response_format"] = {"type": "json_object", "schema": json.dumps(domain.emission_schema())}
     bundle = Path(args.bundle).resolve()
     with BrowserSession(bundle.parent, adapter=args.gpu_adapter) as session:
         loaded = session.load(manifest["model_id"])
+        swap = session.set_adapter(adapter["adapter_id"]) if adapter else None
 
         def generate(messages_list: list[list[dict]]) -> list[Generation]:
             out = []
@@ -59,6 +67,49 @@ def open_runs(args, domain):
                                       usage.get("completion_tokens"), speed=usage.get("extra") or {}))
             return out
 
-        yield [Run("browser", generate, chunk=1, info={"bundle": str(bundle), "model_id": manifest["model_id"],
-                                              "quantization": manifest["quantization"], "gpu": session.gpu,
-                                              "engine_load_s": loaded["load_s"]})]
+        info = {"bundle": str(bundle), "model_id": manifest["model_id"], "quantization": manifest["quantization"],
+                "gpu": session.gpu, "engine_load_s": loaded["load_s"],
+                **({"adapter": adapter["adapter_id"], "adapter_swap": swap} if adapter else {})}
+        runs = [Run("browser", generate, chunk=1, info=info)]
+        if args.parity:
+            runs.append(_torch_reference_run(args, manifest, adapter))
+        yield runs
+
+
+def _read_adapter(adapter_dir: Path, bundle: Path, manifest: dict) -> dict:
+    path = Path(adapter_dir) / "webslm-adapter.json"
+    if not path.is_file():
+        raise WebslmError(f"--lora {adapter_dir}: not an adapter bundle (no webslm-adapter.json); "
+                          "make one with `webslm convert-adapter`")
+    adapter = json.loads(path.read_text())
+    if adapter.get("base_model_id") != manifest["model_id"]:
+        raise WebslmError(f"--lora {adapter_dir} was converted for {adapter.get('base_model_id')!r}, "
+                          f"not for the bundle {manifest['model_id']!r}")
+    if Path(adapter_dir).resolve().parent != Path(bundle).resolve().parent:
+        raise WebslmError(f"--lora {adapter_dir} must sit in the same models directory as --bundle {bundle} "
+                          "(both are served from there)")
+    return adapter
+
+
+def _torch_reference_run(args, manifest: dict, adapter: dict | None) -> Run:
+    """torch greedy on exactly the weights the bundle holds (q4 round trip) + the same LoRA: the parity reference."""
+    import torch
+
+    from convert.quantize import get_quantization
+    from convert.weights import dequantized_state, load_hf_state
+    from evalharness.torch_backend import Sampling, load_model, torch_backend
+
+    base = manifest["base_model"]
+    peft_dir = None
+    if adapter is not None:
+        peft_dir = adapter.get("source")
+        if not peft_dir or not Path(peft_dir, "adapter_config.json").is_file():
+            raise WebslmError("--parity with --lora needs the adapter's PEFT directory (recorded as 'source' in "
+                              "webslm-adapter.json by convert-adapter)")
+    model, tokenizer, conv = load_model(base, peft_dir, "cpu")
+    state = dequantized_state(load_hf_state(base), get_quantization(manifest["quantization"]))
+    target = model.get_base_model() if peft_dir else model
+    target.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
+    sampling = Sampling(args.max_new_tokens, 0.0, 1.0, args.seed)
+    return Run("torch", torch_backend(model, tokenizer, conv, sampling, args.batch_size),
+               info={"model": base, "weights": f"{manifest['quantization']} round trip", "adapter": peft_dir})

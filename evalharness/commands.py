@@ -128,6 +128,14 @@ def run_eval(args) -> int:
         raise WebslmError(f"--backend {args.backend} is not available here; available: {available_backends()}")
     with module.open_runs(args, domain) as runs:
         results = evaluate_runs(args.test_file, args.out, runs, domain, args.limit, progress=not args.quiet)
+    if getattr(args, "parity", False):
+        from transformers import AutoTokenizer
+
+        from evalharness.parity import write_parity
+
+        tokenizer = AutoTokenizer.from_pretrained(args.bundle)
+        p = write_parity(args.out, "browser", "torch", tokenizer)
+        print(f"parity: {p['identical_count']}/{p['n']} greedy outputs identical")
     for name, m in results.items():
         print(f"{name}: valid JSON {m['valid_json']:.1%}, schema-valid {m['schema_valid']:.1%}, right tool "
               f"{m['right_tool']:.1%}, right arguments {m['right_args']:.1%}, exact {m['exact_match']:.1%} "

@@ -47,3 +47,24 @@ def test_browser_eval_needs_a_bundle(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "webslm.cli", "eval", str(test_file), "--backend", "browser",
                            "--bundle", str(tmp_path), "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2 and "not a bundle (no webslm-bundle.json)" in proc.stderr
+
+
+def test_browser_and_torch_parity_on_the_bundle_weights(tmp_path):
+    from convert.bundle import convert_model
+
+    from tests.test_compiler_browser import _sharpen
+
+    model = make_tiny_model(tmp_path / "tiny", arch="llama", seed=6)
+    _sharpen(model)  # clear argmax margins: float noise must not decide a near-tie
+    bundle = convert_model(model, tmp_path / "bundles" / "tiny-q4f32_1", "q4f32_1", model_id="tiny-q4f32_1")
+    test_file = write_tiny_dataset(tmp_path / "test.jsonl", n=2)
+    out = tmp_path / "eval"
+    proc = subprocess.run([sys.executable, "-m", "webslm.cli", "eval", str(test_file), "--backend", "browser",
+                           "--bundle", str(bundle), "--parity", "--out", str(out), "--max-new-tokens", "12",
+                           "--quiet"], capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    parity = json.loads((out / "parity.json").read_text())
+    assert parity["runs"] == ["browser", "torch"] and parity["n"] == 2
+    # the compiler reproduces torch on the same weights: every greedy output identical
+    assert parity["identical_count"] == 2, parity["diverging_examples"]
+    assert "## Parity browser vs torch" in (out / "report.md").read_text()

@@ -8,7 +8,6 @@ It is built in a temporary sibling directory and renamed into place, so it is ne
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from webslm.atomic import atomic_dir, write_json
 from webslm.base_model import resolve_model
+from webslm.digest import sha256_file
 from webslm.errors import WebslmError
 
 BUNDLE_MANIFEST = "webslm-bundle.json"
@@ -98,7 +98,7 @@ def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1
             shutil.copy2(model_dir / name, tmp / name)
         metadata = model_metadata(cfg, quant, params, lora_rank)
         kv_bytes = 2 * cfg.num_hidden_layers * cfg.context_window_size * cfg.num_key_value_heads * cfg.head_dim * 4
-        files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(tmp.iterdir())}
+        files = {p.name: {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in sorted(tmp.iterdir())}
         manifest = {
             "format": BUNDLE_FORMAT,
             "model_id": model_id,
@@ -135,14 +135,6 @@ def read_bundle_manifest(bundle_dir: Path) -> dict:
     if not path.is_file():
         raise WebslmError(f"{bundle_dir}: not a webslm bundle (no {BUNDLE_MANIFEST}); make one with `webslm convert`")
     return json.loads(path.read_text())
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _versions() -> dict:

@@ -75,14 +75,9 @@ def mlc_params(state: dict[str, np.ndarray], params: list[ParamSpec], quant: Qua
 
 def checkpoint_fingerprint(model_dir: Path) -> str:
     """sha256 over the checkpoint's weight files: an adapter is only valid for the exact base it was trained on."""
-    import hashlib
+    from webslm.digest import sha256_files
 
-    digest = hashlib.sha256()
-    for f in sorted(Path(model_dir).glob("*.safetensors")):
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_files(sorted(Path(model_dir).glob("*.safetensors")))
 
 
 def dequantized_state(state: dict[str, np.ndarray], quant: Quantization) -> dict[str, np.ndarray]:

@@ -12,7 +12,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spin-waiting threads make 2-core boxes 6-12x slower
 
 import dataclasses
-import hashlib
 import json
 import time
 import tomllib
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webslm import atomic
+from webslm.digest import sha256_file
 from webslm.errors import WebslmError
 
 RUN_MANIFEST = "webslm-run.json"
@@ -129,14 +129,6 @@ def load_conversations(path: Path, system_prompt: str) -> list[list[dict]]:
     if not conversations:
         raise WebslmError(f"{path}: no training records")
     return conversations
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------- training chat template
@@ -388,7 +380,7 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
         "format": RUN_FORMAT,
         "base_model": config.model,
         "base_model_path": str(Path(model_path).resolve()) if Path(model_path).is_dir() else model_path,
-        "data": {"file": str(config.train_file), "sha256": file_sha256(Path(config.train_file)),
+        "data": {"file": str(config.train_file), "sha256": sha256_file(Path(config.train_file)),
                  "records": len(conversations)},
         "domain": domain.name,
         "config": dataclasses.asdict(config),

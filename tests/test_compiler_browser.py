@@ -16,6 +16,8 @@ pytestmark = pytest.mark.browser
 
 ARCHS = ["llama", "qwen2"]
 QUANTS = ["q0f32", "q4f32_1"]
+# (model, quantization) pairs under test: both families at both quantizations, plus an untied-embedding Qwen2
+CASES = [(arch, quant) for arch in ARCHS for quant in QUANTS] + [("qwen2-untied", "q4f32_1")]
 DECODE_STEPS = 16
 LOGIT_TOLERANCE = 1e-2
 MESSAGES = [{"role": "user", "content": "fly to Paris and add a red point"}]
@@ -42,12 +44,12 @@ def bundles(tmp_path_factory):
     root = tmp_path_factory.mktemp("compiler_parity")
     models_dir = root / "bundles"
     sources = {}
-    for arch in ARCHS:
-        src = make_tiny_model(root / f"tiny-{arch}", arch=arch, seed=1)
-        _sharpen(src)
-        sources[arch] = src
-        for quant in QUANTS:
-            convert_model(src, models_dir / f"tiny-{arch}-{quant}", quant, model_id=f"tiny-{arch}-{quant}")
+    for name, quant in CASES:
+        if name not in sources:
+            arch, _, untied = name.partition("-")
+            sources[name] = make_tiny_model(root / f"tiny-{name}", arch=arch, seed=1, tied=not untied)
+            _sharpen(sources[name])
+        convert_model(sources[name], models_dir / f"tiny-{name}-{quant}", quant, model_id=f"tiny-{name}-{quant}")
     return models_dir, sources
 
 
@@ -86,8 +88,7 @@ def torch_greedy(model_dir, quantization: str, prompt_ids: list[int], steps: int
     return logits_per_step, tokens
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("quant", QUANTS)
+@pytest.mark.parametrize("arch, quant", CASES)
 def test_browser_logits_and_greedy_tokens_match_torch(session, bundles, arch, quant):
     from transformers import AutoTokenizer
 

@@ -52,7 +52,7 @@ def make_tiny_tokenizer(vocab: int = 500):
 
 
 def make_tiny_model(out_dir: Path, arch: str = "llama", vocab: int = 500, seed: int = 0,
-                    hidden: int = 64, layers: int = 2) -> Path:
+                    hidden: int = 64, layers: int = 2, tied: bool = True) -> Path:
     """Write a random `arch` ("llama" | "qwen2") model with a trained tiny tokenizer to `out_dir`."""
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
@@ -66,9 +66,9 @@ def make_tiny_model(out_dir: Path, arch: str = "llama", vocab: int = 500, seed: 
                   max_position_embeddings=1024, bos_token_id=tokenizer.bos_token_id,
                   eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, rms_norm_eps=1e-5)
     if arch == "llama":
-        config = LlamaConfig(**common, tie_word_embeddings=True)
+        config = LlamaConfig(**common, tie_word_embeddings=tied)
     elif arch == "qwen2":
-        config = Qwen2Config(**common, tie_word_embeddings=True)
+        config = Qwen2Config(**common, tie_word_embeddings=tied)
     else:
         raise ValueError(f"arch must be 'llama' or 'qwen2', got {arch!r}")
     torch.manual_seed(seed)

@@ -15,7 +15,7 @@ import { TOOLS, clearAll, describeEntities, cameraCartographic } from "./tools.j
 
 const params = new URLSearchParams(location.search);
 const LITE = params.get("lite") === "1";       // software rendering: no atmosphere, fog, sky, sun or moon
-const MAX_ANSWER_TOKENS = 256;
+const MAX_ANSWER_TOKENS = Number(params.get("max_tokens")) || 256;  // ?max_tokens=N caps answers (tests on random models)
 const $ = (id) => document.getElementById(id);
 
 const app = {

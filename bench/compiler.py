@@ -37,10 +37,11 @@ def say(line: str) -> None:
 
 def convert(work: Path, quantization: str, skip: bool) -> dict:
     """Convert (or reuse with --skip-convert) one bundle; its sizes and conversion timings from the manifest."""
-    from convert.bundle import convert_model, read_bundle_manifest
+    from convert.bundle import convert_model
+    from webslm.artifacts import BUNDLE_MANIFEST, read_bundle_manifest
 
     out = work / f"smollm2-{quantization}"
-    if not (skip and (out / "webslm-bundle.json").is_file()):
+    if not (skip and (out / BUNDLE_MANIFEST).is_file()):
         say(f"convert SmolLM2-135M {quantization} -> {out}")
         began = time.perf_counter()
         convert_model("default", out, quantization, model_id=f"smollm2-{quantization}")

@@ -33,6 +33,7 @@ def main() -> int:
     from evalharness.browser_session import BrowserSession
     from evalharness.predict import execute_output, load_gazetteer
     from webslm import atomic
+    from webslm.artifacts import read_adapter_manifest
     from webslm.domain import load_domain
 
     results = {"base": args.base, "adapters": {}}
@@ -40,7 +41,7 @@ def main() -> int:
         results["load"] = session.load(args.base)["load_s"]
         print(f"engine load {results['load']:.1f} s ({session.gpu.get('architecture') or session.gpu.get('vendor')})")
         for adapter_id in args.adapter:
-            manifest = json.loads((args.models_dir / adapter_id / "webslm-adapter.json").read_text())
+            manifest = read_adapter_manifest(args.models_dir / adapter_id)
             first = session.set_adapter(adapter_id)
             session.set_adapter(None)
             second = session.set_adapter(adapter_id)

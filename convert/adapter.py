@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from webslm.artifacts import ADAPTER_MANIFEST
 from webslm.atomic import atomic_dir, write_json
 from webslm.errors import WebslmError
 
-ADAPTER_MANIFEST = "webslm-adapter.json"
 ADAPTER_FORMAT = "webslm-adapter/1"
 # our projection -> the Hugging Face modules it fuses, in the order of its rank blocks (see decoder.Linear)
 LORA_PARTS = {"qkv_proj": ("q_proj", "k_proj", "v_proj"), "o_proj": ("o_proj",),
@@ -92,7 +92,7 @@ def fused_lora(state: dict[str, np.ndarray], layer: str, rank: int, scale: float
 def convert_adapter(peft_dir: Path, base_bundle: Path, out_dir: Path, adapter_id: str | None = None,
                     base_model: Path | None = None, domain: str | None = None) -> Path:
     """`domain` (the skill the demo routes commands to) defaults to the one in the training run's manifest."""
-    from convert.bundle import read_bundle_manifest
+    from webslm.artifacts import read_bundle_manifest
     from convert.tensor_cache import write_tensor_cache
     from convert.weights import checkpoint_fingerprint
 

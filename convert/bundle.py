@@ -8,18 +8,17 @@ It is built in a temporary sibling directory and renamed into place, so it is ne
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from webslm.artifacts import BUNDLE_MANIFEST
 from webslm.atomic import atomic_dir, write_json
 from webslm.base_model import resolve_model
 from webslm.digest import sha256_file
 from webslm.errors import WebslmError
 
-BUNDLE_MANIFEST = "webslm-bundle.json"
 BUNDLE_FORMAT = "webslm-bundle/1"
 
 
@@ -128,13 +127,6 @@ def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1
     print(f"[convert] wrote {out_dir} ({manifest['sizes']['total_bytes'] / 2**20:.1f} MiB, "
           f"{manifest['timings_s']['total']:.0f} s)", flush=True)
     return out_dir
-
-
-def read_bundle_manifest(bundle_dir: Path) -> dict:
-    path = Path(bundle_dir) / BUNDLE_MANIFEST
-    if not path.is_file():
-        raise WebslmError(f"{bundle_dir}: not a webslm bundle (no {BUNDLE_MANIFEST}); make one with `webslm convert`")
-    return json.loads(path.read_text())
 
 
 def _versions() -> dict:

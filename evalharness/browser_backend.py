@@ -9,9 +9,8 @@ import json
 from pathlib import Path
 
 from evalharness.predict import Generation, Run
+from webslm.artifacts import read_adapter_manifest, read_bundle_manifest
 from webslm.errors import WebslmError
-
-BUNDLE_MANIFEST = "webslm-bundle.json"
 
 
 def add_arguments(parser) -> None:
@@ -31,20 +30,13 @@ def add_arguments(parser) -> None:
                             "greedy, and report how many outputs are identical and where they first diverge")
 
 
-def read_bundle(bundle: Path) -> dict:
-    path = Path(bundle) / BUNDLE_MANIFEST
-    if not path.is_file():
-        raise WebslmError(f"--bundle {bundle}: not a bundle (no {BUNDLE_MANIFEST}); make one with `webslm convert`")
-    return json.loads(path.read_text())
-
-
 @contextlib.contextmanager
 def open_runs(args, domain):
     from evalharness.browser_session import BrowserSession
 
     if args.bundle is None:
         raise WebslmError("--backend browser needs --bundle DIR (a bundle from `webslm convert`)")
-    manifest = read_bundle(args.bundle)
+    manifest = read_bundle_manifest(args.bundle, "--bundle")
     request = {"temperature": args.temperature, "top_p": args.top_p, "max_tokens": args.max_new_tokens}
     adapter = _read_adapter(args.lora, args.bundle, manifest) if args.lora else None
     if not (args.unconstrained or args.parity):
@@ -77,11 +69,7 @@ def open_runs(args, domain):
 
 
 def _read_adapter(adapter_dir: Path, bundle: Path, manifest: dict) -> dict:
-    path = Path(adapter_dir) / "webslm-adapter.json"
-    if not path.is_file():
-        raise WebslmError(f"--lora {adapter_dir}: not an adapter bundle (no webslm-adapter.json); "
-                          "make one with `webslm convert-adapter`")
-    adapter = json.loads(path.read_text())
+    adapter = read_adapter_manifest(adapter_dir, "--lora")
     if adapter.get("base_model_id") != manifest["model_id"]:
         raise WebslmError(f"--lora {adapter_dir} was converted for {adapter.get('base_model_id')!r}, "
                           f"not for the bundle {manifest['model_id']!r}")

@@ -4,14 +4,13 @@ never raised, the shared pipeline on known answers, and an endpoint evaluation a
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from evalharness.predict import Generation, Run, evaluate, execute_output, load_examples, load_gazetteer, parse_json_text
+from conftest import free_port
 from tests.tiny_models import cached_tiny_model, write_tiny_dataset
 from webslm.domain import load_domain
 from webslm.errors import WebslmError
@@ -116,12 +115,6 @@ def test_eval_rejects_a_bad_test_file_before_loading_a_model(tmp_path):
     assert main(["eval", str(bad), "--model", "/nonexistent/model", "--out", str(tmp_path / "o")]) == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_eval_endpoint_against_our_serve_api(tmp_path, domain, tiny):
     import uvicorn
 
@@ -131,7 +124,7 @@ def test_eval_endpoint_against_our_serve_api(tmp_path, domain, tiny):
     from evalharness.torch_backend import Sampling, torch_backend
 
     model, tokenizer, conv = tiny
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(model, tokenizer, conv, "tiny"), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -169,4 +162,4 @@ def test_unreachable_endpoint_is_a_clear_error():
     from evalharness.endpoint import endpoint_backend
 
     with pytest.raises(WebslmError, match="cannot reach the endpoint .*serve-api"):
-        endpoint_backend(f"http://127.0.0.1:{_free_port()}")
+        endpoint_backend(f"http://127.0.0.1:{free_port()}")

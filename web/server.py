@@ -18,6 +18,7 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from webslm.artifacts import ADAPTER_MANIFEST, BUNDLE_MANIFEST
 from webslm import REPO_ROOT
 from webslm.domain import DOMAINS_DIR, Domain, load_domain
 from webslm.errors import WebslmError
@@ -25,8 +26,6 @@ from webslm.errors import WebslmError
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CESIUM_DIR = REPO_ROOT / "node_modules" / "cesium" / "Build" / "Cesium"
 WEBLLM_DIR = REPO_ROOT / "node_modules" / "@mlc-ai" / "web-llm" / "lib"
-BUNDLE_MANIFEST = "webslm-bundle.json"
-ADAPTER_MANIFEST = "webslm-adapter.json"
 
 # What the offline viewer actually requests (checked with the page's request log, lite and full): the library, its
 # stylesheets, the imagery/sky/moon/terrain-height/precession assets and the credit logo. Cesium 1.140 starts its

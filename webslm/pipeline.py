@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from webslm.artifacts import ADAPTER_MANIFEST, BUNDLE_MANIFEST
 from webslm.errors import WebslmError
 
 DOMAINS = ("cesium", "cad")
@@ -54,12 +55,12 @@ def pipeline_steps(cfg: PipelineConfig) -> list[tuple[str, Path, list[str]]]:
                       + (["--resume"] if (w / "runs" / domain / "checkpoints").is_dir() else [])))
     for quant, base_id in base_ids.items():
         steps.append((f"convert the base ({quant}, LoRA rank {cfg.lora_rank})",
-                      bundles / base_id / "webslm-bundle.json",
+                      bundles / base_id / BUNDLE_MANIFEST,
                       ["convert", "default", "-q", quant, "--lora-rank", str(cfg.lora_rank), "--model-id", base_id,
                        "--out", str(bundles / base_id)]))
         for domain in DOMAINS:
             adapter_id = f"{domain}-{base_id}"
-            steps.append((f"convert the {domain} adapter for {base_id}", bundles / adapter_id / "webslm-adapter.json",
+            steps.append((f"convert the {domain} adapter for {base_id}", bundles / adapter_id / ADAPTER_MANIFEST,
                           ["convert-adapter", str(w / "runs" / domain), "--base", str(bundles / base_id),
                            "--adapter-id", adapter_id, "--domain", domain, "--out", str(bundles / adapter_id)]))
     if cfg.evaluate:

@@ -9,14 +9,15 @@ WEBSLM := $(VENV)/bin/webslm
 export OMP_WAIT_POLICY := PASSIVE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: setup system-deps python-deps node-deps test test-fast test-browser test-slow demo clean
+.PHONY: setup system-deps python-deps node-deps webgpu-deps test test-fast test-browser test-slow demo clean
 
-setup: system-deps python-deps node-deps
+setup: system-deps python-deps node-deps webgpu-deps
 
-# Debian packages: Chromium (SwiftShader WebGPU for headless tests) and emscripten (the WebGPU runtime build).
+# Debian packages: Chromium (headless WebGPU), emscripten (the WebGPU runtime build), LLVM 15 (lavapipe's JIT).
 system-deps:
 	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v emcc >/dev/null || missing="$$missing emscripten"; \
+	ldconfig -p | grep -q libLLVM-15 || missing="$$missing libllvm15"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
@@ -34,6 +35,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
 node-deps: node_modules/.package-lock.json
+
+# Mesa lavapipe from bookworm-backports into ~/.cache/webslm (no root, nothing installed system-wide): WebGPU on the
+# CPU 10-40x faster than Chromium's SwiftShader. Without it the browser tests fall back to SwiftShader.
+webgpu-deps: python-deps
+	@$(PY) -m webslm.lavapipe || echo "lavapipe unavailable: headless WebGPU falls back to SwiftShader"
 
 # The README's test command: everything CI can afford (fast tests + headless-browser tests on tiny models).
 test: setup

@@ -1,12 +1,12 @@
 """Benchmark the compiler and the in-browser engine on the embedded SmolLM2-135M-Instruct, against torch CPU.
 
-    python bench/compiler.py [--adapter swiftshader|gpu] [--max-tokens 16] [--skip-convert] [--out PATH]
+    python bench/compiler.py [--webgpu swiftshader|lavapipe|gpu] [--max-tokens 16] [--skip-convert] [--out PATH]
 
 In one run: conversion time and bundle sizes (weights / wasm / total) for q4f32_1 and q4f16_1; then, for q4f32_1 in
 headless Chromium with the stock web-llm engine, engine load time, time to first token, prefill and decode tokens/s
 (web-llm's own `usage.extra`) and the per-token sampling time (`latencyBreakdown.sampleTime`), greedy, on a fixed
 prompt; then torch CPU (float32 HF model, greedy, KV cache) on the same prompt token ids, and the browser/torch ratios.
-q4f16_1 is only converted: SwiftShader has no `shader-f16`, so it cannot run here (`--adapter gpu` on a GPU machine
+q4f16_1 is only converted: SwiftShader has no `shader-f16`, so it cannot run here (`--webgpu gpu` on a GPU machine
 runs it too). Writes the numbers as JSON to --out (default artifacts/bench/compiler.json).
 """
 
@@ -26,6 +26,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from webslm.browser import ADAPTERS, default_adapter  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
 QUANTIZATIONS = ("q4f32_1", "q4f16_1")
@@ -57,7 +59,7 @@ def browser_run(work: Path, model_id: str, adapter: str, max_tokens: int) -> dic
     from evalharness.browser_session import BrowserSession
 
     say(f"browser ({adapter}): load {model_id}")
-    with BrowserSession(work, adapter=adapter) as session:
+    with BrowserSession(work, webgpu=adapter) as session:
         began = time.perf_counter()
         loaded = session.load(model_id)
         load_s = time.perf_counter() - began
@@ -191,7 +193,7 @@ def print_table(result: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--adapter", choices=("swiftshader", "gpu"), default="swiftshader")
+    parser.add_argument("--webgpu", choices=ADAPTERS, default=None, help="WebGPU adapter (default: auto)")
     parser.add_argument("--max-tokens", type=int, default=16, help="new tokens per request (greedy)")
     parser.add_argument("--sampler-runs", type=int, default=10, help="timed calls of the sampling chain alone")
     parser.add_argument("--skip-convert", action="store_true", help="reuse bundles already in --work")
@@ -200,14 +202,15 @@ def main() -> int:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    result: dict = {"adapter": args.adapter, "max_tokens": args.max_tokens, "prompt": PROMPT, "convert": {}}
+    args.webgpu = args.webgpu or default_adapter()
+    result: dict = {"webgpu": args.webgpu, "max_tokens": args.max_tokens, "prompt": PROMPT, "convert": {}}
     for q in QUANTIZATIONS:
         result["convert"][q] = convert(args.work, q, args.skip_convert)
     vocab = json.loads((args.work / "smollm2-q4f32_1/mlc-chat-config.json").read_text())["vocab_size"]
-    result["sampler"] = sampler_run(args.adapter, vocab, args.sampler_runs)
-    result["browser"] = browser_run(args.work, "smollm2-q4f32_1", args.adapter, args.max_tokens)
-    if args.adapter == "gpu":
-        result["browser_q4f16_1"] = browser_run(args.work, "smollm2-q4f16_1", args.adapter, args.max_tokens)
+    result["sampler"] = sampler_run(args.webgpu, vocab, args.sampler_runs)
+    result["browser"] = browser_run(args.work, "smollm2-q4f32_1", args.webgpu, args.max_tokens)
+    if args.webgpu == "gpu":
+        result["browser_q4f16_1"] = browser_run(args.work, "smollm2-q4f16_1", args.webgpu, args.max_tokens)
     result["torch"] = torch_run(args.max_tokens)
     b, t = result["browser"], result["torch"]
     result["ratios"] = {

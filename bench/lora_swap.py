@@ -18,6 +18,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from webslm.browser import ADAPTERS  # noqa: E402
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -26,7 +28,7 @@ def main() -> int:
     parser.add_argument("--adapter", action="append", required=True, help="adapter id (repeatable)")
     parser.add_argument("--command", default=None, help="a command each adapter answers after its swap")
     parser.add_argument("--max-tokens", type=int, default=48)
-    parser.add_argument("--gpu-adapter", default="swiftshader", choices=["swiftshader", "gpu"])
+    parser.add_argument("--webgpu", default=None, choices=ADAPTERS, help="WebGPU adapter (default: auto)")
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "bench" / "lora_swap.json")
     args = parser.parse_args()
 
@@ -37,7 +39,7 @@ def main() -> int:
     from webslm.domain import load_domain
 
     results = {"base": args.base, "adapters": {}}
-    with BrowserSession(args.models_dir, adapter=args.gpu_adapter) as session:
+    with BrowserSession(args.models_dir, webgpu=args.webgpu) as session:
         results["load"] = session.load(args.base)["load_s"]
         print(f"engine load {results['load']:.1f} s ({session.gpu.get('architecture') or session.gpu.get('vendor')})")
         for adapter_id in args.adapter:

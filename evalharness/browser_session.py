@@ -14,7 +14,8 @@ import numpy as np
 from webslm.errors import WebslmError
 
 WEBGPU_HELP = ("WebGPU is not available in this Chromium. Headless runs need the flags in webslm/browser.py "
-               "(--enable-unsafe-webgpu, SwiftShader or a GPU driver with Vulkan) and a page from http://127.0.0.1.")
+               "(--enable-unsafe-webgpu; --webgpu swiftshader, lavapipe, or gpu with a Vulkan driver) and a page "
+               "from http://127.0.0.1.")
 
 
 class BrowserSession:
@@ -23,9 +24,9 @@ class BrowserSession:
     Playwright's sync API allows one driver per thread: pass `browser` to reuse a running one (pytest's session
     browser); otherwise the session starts and stops its own."""
 
-    def __init__(self, models_dir: Path, adapter: str = "swiftshader", timeout_s: float = 1800, browser=None):
+    def __init__(self, models_dir: Path, webgpu: str | None = None, timeout_s: float = 1800, browser=None):
         self.models_dir = Path(models_dir)
-        self.adapter = adapter
+        self.webgpu = webgpu
         self.browser = browser
         self.timeout_ms = timeout_s * 1000
         self._stack = contextlib.ExitStack()
@@ -43,7 +44,7 @@ class BrowserSession:
             browser = self.browser
             if browser is None:
                 playwright = self._stack.enter_context(sync_playwright())
-                browser = launch_chromium(playwright, self.adapter)
+                browser = launch_chromium(playwright, self.webgpu)
                 self._stack.callback(browser.close)
             context = browser.new_context()
             self._stack.callback(context.close)

@@ -76,7 +76,8 @@ def open_demo(browser, url: str, query: str = "?lite=1", requests: list | None =
 
 @pytest.fixture(scope="session")
 def chromium():
-    """Headless Chromium with SwiftShader WebGPU (webslm.browser.launch_chromium)."""
+    """Headless Chromium with WebGPU on the default CPU adapter: lavapipe where installed (.ci/run installs it),
+    else SwiftShader; WEBSLM_WEBGPU overrides (webslm.browser.launch_chromium)."""
     from playwright.sync_api import sync_playwright
 
     from webslm.browser import launch_chromium

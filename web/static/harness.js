@@ -1,6 +1,7 @@
 // The measurement page for tests, the browser evaluator and benchmarks. It runs the stock web-llm engine on the
 // main thread (logit processors, which let us read the raw logits of every step, only work there) and exposes
 // `window.harness`: gpu(), load(modelId, options), chat(request, options), unload().
+import "/static/webgpu_limits.js";
 import * as webllm from "/vendor/web-llm/index.js";
 import { swapAdapter } from "/static/adapters.js";
 

@@ -6,6 +6,7 @@
 //   -> on that port {kind: "webslm.adapterSet", id, result} or {kind: "webslm.adapterSet", id, error}
 // The reply goes over the port, not the worker: web-llm's WebWorkerMLCEngine throws on message kinds it does not
 // know. The page sends a swap only between commands (its command queue), never during a generation.
+import "/static/webgpu_limits.js";
 import { WebWorkerMLCEngineHandler } from "/vendor/web-llm/index.js";
 import { swapAdapter } from "/static/adapters.js";
 

@@ -43,6 +43,8 @@ QUANTIZATIONS = {
     "q4f32_1": Quantization("q4f32_1", 4, "float32", "float32"),
     "q0f32": Quantization("q0f32", 0, "float32", None),
 }
+# What a torch model may compute with when it stands in for the browser: the float weights or a q4 round trip.
+BASE_WEIGHTS = ("float", "q4f32_1", "q4f16_1")
 
 
 def get_quantization(name: str) -> Quantization:

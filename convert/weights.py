@@ -8,7 +8,7 @@ from typing import Iterator
 import numpy as np
 
 from convert.compile import ParamSpec
-from convert.quantize import Quantization, dequantize_q4, quantize_q4
+from convert.quantize import BASE_WEIGHTS, Quantization, dequantize_q4, get_quantization, quantize_q4
 from webslm.errors import WebslmError
 
 # our fused layer name -> the Hugging Face layers concatenated along the output axis
@@ -94,3 +94,32 @@ def dequantized_state(state: dict[str, np.ndarray], quant: Quantization) -> dict
         else:
             out[name] = array
     return out
+
+
+def use_quantized_base(model, model_dir: Path, base_weights: str) -> None:
+    """Give a plain Hugging Face model (before PEFT wraps it) the q4 round trip of its weights.
+
+    The browser runs the q4 base, so an adapter trained or evaluated on these weights is trained or evaluated on
+    exactly what the browser computes with (the adapter fits the quantization error instead of ignoring it).
+    'float' leaves the model as it is.
+    """
+    if base_weights == "float":
+        return
+    try:
+        quant = get_quantization(base_weights)
+    except ValueError:
+        raise WebslmError(f"base weights {base_weights!r}: expected one of {', '.join(BASE_WEIGHTS)}") from None
+    if not quant.quantized:
+        return
+    import torch
+
+    if any(type(m).__name__.startswith("Lora") for m in model.modules()):
+        raise WebslmError("use_quantized_base: call it before PEFT wraps the model (its keys change)")
+    state = dequantized_state(load_hf_state(model_dir), quant)
+    own = model.state_dict()
+    unknown = sorted(set(state) - set(own))
+    if unknown:
+        raise WebslmError(f"{model_dir}: checkpoint tensors the model does not have, e.g. {unknown[:3]}")
+    with torch.no_grad():
+        for name, array in state.items():
+            own[name].copy_(torch.from_numpy(array))

@@ -10,14 +10,17 @@ from pathlib import Path
 
 from evalharness.predict import Generation, Run
 from webslm.artifacts import read_adapter_manifest, read_bundle_manifest
+from webslm.browser import ADAPTERS
 from webslm.errors import WebslmError
 
 
 def add_arguments(parser) -> None:
     group = parser.add_argument_group("browser backend")
     group.add_argument("--bundle", type=Path, default=None, help="bundle directory from `webslm convert`")
-    group.add_argument("--gpu-adapter", default="swiftshader", choices=["swiftshader", "gpu"],
-                       help="WebGPU adapter: SwiftShader (CPU, CI) or the machine's GPU")
+    group.add_argument("--webgpu", default=None, choices=ADAPTERS,
+                       help="WebGPU adapter: swiftshader (CPU, slowest), lavapipe (Mesa CPU driver, fetched once), "
+                            "gpu (the machine's GPU); default: $WEBSLM_WEBGPU, else lavapipe if installed, "
+                            "else swiftshader")
     group.add_argument("--example-timeout", type=float, default=900,
                        help="seconds before one example is abandoned and scored as failed (900)")
     group.add_argument("--unconstrained", action="store_true",
@@ -42,7 +45,7 @@ def open_runs(args, domain):
     if not (args.unconstrained or args.parity):
         request["response_format"] = {"type": "json_object", "schema": json.dumps(domain.emission_schema())}
     bundle = Path(args.bundle).resolve()
-    with BrowserSession(bundle.parent, adapter=args.gpu_adapter) as session:
+    with BrowserSession(bundle.parent, webgpu=args.webgpu) as session:
         loaded = session.load(manifest["model_id"])
         swap = session.set_adapter(adapter["adapter_id"]) if adapter else None
 
@@ -81,10 +84,6 @@ def _read_adapter(adapter_dir: Path, bundle: Path, manifest: dict) -> dict:
 
 def _torch_reference_run(args, manifest: dict, adapter: dict | None) -> Run:
     """torch greedy on exactly the weights the bundle holds (q4 round trip) + the same LoRA: the parity reference."""
-    import torch
-
-    from convert.quantize import get_quantization
-    from convert.weights import dequantized_state, load_hf_state
     from evalharness.torch_backend import Sampling, load_model, torch_backend
 
     base = manifest["base_model"]
@@ -94,10 +93,7 @@ def _torch_reference_run(args, manifest: dict, adapter: dict | None) -> Run:
         if not peft_dir or not Path(peft_dir, "adapter_config.json").is_file():
             raise WebslmError("--parity with --lora needs the adapter's PEFT directory (recorded as 'source' in "
                               "webslm-adapter.json by convert-adapter)")
-    model, tokenizer, conv = load_model(base, peft_dir, "cpu")
-    state = dequantized_state(load_hf_state(base), get_quantization(manifest["quantization"]))
-    target = model.get_base_model() if peft_dir else model
-    target.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
+    model, tokenizer, conv = load_model(base, peft_dir, "cpu", base_weights=manifest["quantization"])
     sampling = Sampling(args.max_new_tokens, 0.0, 1.0, args.seed)
     return Run("torch", torch_backend(model, tokenizer, conv, sampling, args.batch_size),
                info={"model": base, "weights": f"{manifest['quantization']} round trip", "adapter": peft_dir})

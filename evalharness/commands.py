@@ -11,6 +11,7 @@ import contextlib
 import importlib
 from pathlib import Path
 
+from convert.quantize import BASE_WEIGHTS
 from webslm.errors import WebslmError
 
 # name -> module; a backend module that is not there yet (e.g. the browser) is simply not offered.
@@ -49,7 +50,7 @@ def open_runs(args, domain):
         return
 
     from evalharness.torch_backend import Sampling, load_model, torch_backend
-    from train.lora import adapter_base_model
+    from train.lora import adapter_base_model, adapter_base_weights
 
     if getattr(args, "threads", 0):
         import torch
@@ -59,10 +60,11 @@ def open_runs(args, domain):
     if args.compare and not args.adapter:
         raise WebslmError("--compare needs --adapter (it compares the base model with the base + adapter)")
     model_arg = args.model or (adapter_base_model(args.adapter) if args.adapter else "default")
-    model, tokenizer, conv = load_model(model_arg, args.adapter, args.device)
+    base_weights = args.base_weights or adapter_base_weights(args.adapter)
+    model, tokenizer, conv = load_model(model_arg, args.adapter, args.device, base_weights)
     sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
     tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size)
-    info = {"model": model_arg, "adapter": str(args.adapter) if args.adapter else None,
+    info = {"model": model_arg, "base_weights": base_weights, "adapter": str(args.adapter) if args.adapter else None,
             "decoding": "greedy" if args.temperature == 0 else f"temperature {args.temperature}, top-p {args.top_p}"}
     runs = []
     if args.compare:
@@ -162,6 +164,9 @@ def register(sub) -> None:
                                                  "(default: the adapter's base, else 'default')")
     e.add_argument("--adapter", type=Path, default=None, help="LoRA adapter directory from `webslm train`")
     e.add_argument("--compare", action="store_true", help="also run the base model (same system prompt) in one report")
+    e.add_argument("--base-weights", default=None, choices=BASE_WEIGHTS,
+                   help="torch: the base's float weights or the q4 round trip the browser runs "
+                        "(default: what --adapter was trained against, else float)")
     e.add_argument("--endpoint", default=None, help="OpenAI-compatible server URL (implies --backend endpoint)")
     e.add_argument("--endpoint-model", default=None, help="`model` field sent to the endpoint")
     e.add_argument("--json-mode", action="store_true", help="send response_format {type: json_object}")

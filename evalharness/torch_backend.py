@@ -30,13 +30,13 @@ def pick_device(name: str = "auto") -> str:
     return pick(name)
 
 
-def load_model(model: str, adapter=None, device: str = "auto"):
+def load_model(model: str, adapter=None, device: str = "auto", base_weights: str = "float"):
     """(model, tokenizer, conv template) ready for generation; the adapter stays unmerged so `disable_adapter()`
-    gives the base model without loading it twice."""
+    gives the base model without loading it twice. base_weights: 'float' or a q4 round trip (convert/weights.py)."""
     from train.merge import load_with_adapter
     from webslm.prompting import conv_template_for
 
-    lm, tokenizer = load_with_adapter(model, adapter)
+    lm, tokenizer = load_with_adapter(model, adapter, base_weights=base_weights)
     lm.to(pick_device(device)).eval()
     return lm, tokenizer, conv_template_for(tokenizer)
 

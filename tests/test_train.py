@@ -96,26 +96,53 @@ def test_resume_after_a_killed_process_reaches_the_same_step_count(tmp_path):
     assert state["global_step"] == 30
 
 
-def test_merged_model_logits_equal_base_plus_adapter(tmp_path):
+@pytest.mark.parametrize("base_weights", ["float", "q4f32_1"])
+def test_merged_model_logits_equal_base_plus_adapter(tmp_path, base_weights):
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
+    from convert.weights import use_quantized_base
     from train.merge import merge_adapter
 
-    config = _config(tmp_path, learning_rate=5e-3, max_steps=3)
-    train_lora(config, progress=False)
-    merged_dir = merge_adapter(Path(config.out), tmp_path / "merged")
+    config = _config(tmp_path, learning_rate=5e-3, max_steps=3, base_weights=base_weights)
+    manifest = train_lora(config, progress=False)
+    assert manifest["base_weights"] == base_weights
+    merged_dir = merge_adapter(Path(config.out), tmp_path / "merged")  # into the base it was trained against
     for name in ("config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja", "webslm-merge.json"):
         assert (merged_dir / name).is_file(), name
+    assert json.loads((merged_dir / "webslm-merge.json").read_text())["base_weights"] == base_weights
     ids = torch.tensor([[5, 17, 42, 99, 7, 300, 12]])
     base = AutoModelForCausalLM.from_pretrained(config.model, dtype=torch.float32)
+    use_quantized_base(base, Path(config.model), base_weights)
     with torch.no_grad():
         plain = base(ids).logits
         with_adapter = PeftModel.from_pretrained(base, config.out).eval()(ids).logits
         merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32).eval()(ids).logits
     assert (with_adapter - plain).abs().max() > 1e-3, "the adapter changes nothing; the test would prove nothing"
     assert (merged - with_adapter).abs().max() < 1e-4
+
+
+def test_quantized_base_reaches_the_projections_under_peft(tmp_path):
+    """The q4 round trip must replace the weights PEFT wraps too (their keys become `...base_layer.weight`)."""
+    import torch
+
+    from convert.quantize import get_quantization
+    from convert.weights import dequantized_state, load_hf_state, use_quantized_base
+    from evalharness.torch_backend import load_model
+
+    config = _config(tmp_path, max_steps=1, base_weights="float")
+    train_lora(config, progress=False)
+    expected = dequantized_state(load_hf_state(Path(config.model)), get_quantization("q4f32_1"))
+    name = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(torch.from_numpy(expected[name]), torch.from_numpy(load_hf_state(Path(config.model))[name]))
+    model, _, _ = load_model(config.model, config.out, "cpu", base_weights="q4f32_1")
+    q_proj = model.get_base_model().model.layers[0].self_attn.q_proj.base_layer.weight
+    assert torch.equal(q_proj, torch.from_numpy(expected[name]))
+    with pytest.raises(WebslmError, match="before PEFT"):
+        use_quantized_base(model, Path(config.model), "q4f32_1")
+    with pytest.raises(WebslmError, match="base weights 'q3'"):
+        use_quantized_base(model.get_base_model(), Path(config.model), "q3")
 
 
 def test_bad_data_fails_before_training(tmp_path):

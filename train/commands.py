@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from convert.quantize import BASE_WEIGHTS
 from train.lora import TrainConfig
 
 _DEFAULTS = TrainConfig()
@@ -27,7 +28,7 @@ def run_train(args) -> int:
 def run_merge(args) -> int:
     from train.merge import merge_adapter
 
-    out = merge_adapter(args.adapter, args.out, args.model)
+    out = merge_adapter(args.adapter, args.out, args.model, args.base_weights)
     print(f"wrote merged model to {out}")
     return 0
 
@@ -61,10 +62,14 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help=f"({d.seed})")
     p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"], help="(auto: cuda, mps, cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--base-weights", dest="base_weights", default=None, choices=BASE_WEIGHTS,
+                   help=f"train against the float base or the q4 round trip the browser runs ({d.base_weights})")
     p.set_defaults(run=run_train)
 
     m = sub.add_parser("merge", help="merge a LoRA adapter into its base model (a plain HF checkpoint)")
     m.add_argument("adapter", type=Path, metavar="ADAPTER", help="adapter directory from `webslm train`")
     m.add_argument("--out", type=Path, required=True, help="merged model directory to write")
     m.add_argument("--model", default=None, help="base model (default: the one the adapter was trained on)")
+    m.add_argument("--base-weights", default=None, choices=BASE_WEIGHTS,
+                   help="merge into the float base or its q4 round trip (default: what the adapter was trained on)")
     m.set_defaults(run=run_merge)

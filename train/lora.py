@@ -57,6 +57,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     threads: int = 0  # torch threads on CPU; 0 = torch's default
+    # The base weights the adapter learns against: the q4 round trip the browser runs (an adapter trained on the
+    # float base loses most of its accuracy on the q4 base), or 'float' for a float deployment.
+    base_weights: str = "q4f32_1"
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -284,10 +287,14 @@ def plot_loss_curve(log_history: list[dict], path: Path) -> None:
 
 def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
     """Fine-tune and write the adapter directory; returns the run manifest."""
+    from convert.quantize import BASE_WEIGHTS
+    from convert.weights import use_quantized_base
     from webslm.base_model import resolve_model
     from webslm.domain import load_domain
 
     started = time.time()
+    if config.base_weights not in BASE_WEIGHTS:
+        raise WebslmError(f"--base-weights {config.base_weights!r}: expected one of {', '.join(BASE_WEIGHTS)}")
     out = Path(config.out)
     if not config.train_file:
         raise WebslmError("no training file given")
@@ -316,6 +323,7 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    use_quantized_base(model, Path(model_path), config.base_weights)
     present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
     missing = [m for m in config.target_modules if m not in present]
     if missing:
@@ -383,6 +391,7 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
         "data": {"file": str(config.train_file), "sha256": sha256_file(Path(config.train_file)),
                  "records": len(conversations)},
         "domain": domain.name,
+        "base_weights": config.base_weights,
         "config": dataclasses.asdict(config),
         "device": device,
         "steps": trainer.state.global_step,
@@ -400,6 +409,11 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
 def read_run_manifest(adapter_dir: Path) -> dict:
     path = Path(adapter_dir) / RUN_MANIFEST
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def adapter_base_weights(adapter_dir: Path | None) -> str:
+    """The base weights an adapter was trained against ('float' for runs from before the choice existed)."""
+    return read_run_manifest(adapter_dir).get("base_weights", "float") if adapter_dir else "float"
 
 
 def adapter_base_model(adapter_dir: Path) -> str:

@@ -85,7 +85,13 @@ def open_runs(args, domain):
 # -------------------------------------------------------------------------------------------------------- verbs
 
 def evaluate_runs(test_file: Path, out: Path, runs, domain, limit: int | None = None, chunk: int = 16,
-                  progress: bool = True) -> dict[str, dict]:
+                  progress: bool = True) -> tuple[dict[str, dict], bool]:
+    """Every run on the same examples; returns (metrics per run, interrupted).
+
+    Ctrl-C keeps what is done: the interrupted run's finished examples are written and scored, and the runs after it
+    answer just those examples (quick references such as torch), so the report still compares like with like.
+    A second Ctrl-C stops at once.
+    """
     from evalharness.metrics import summarize
     from evalharness.predict import EvaluationInterrupted, evaluate, load_examples
     from evalharness.report import write_report
@@ -93,27 +99,29 @@ def evaluate_runs(test_file: Path, out: Path, runs, domain, limit: int | None = 
 
     examples = load_examples(test_file, domain.system_prompt, limit)
     results, info, rows_by_run = {}, {}, {}
-    interrupted = False
+    interruptions = 0
     for run in runs:
         try:
             rows = evaluate(examples, run, domain, chunk=chunk, progress=progress)
-        except EvaluationInterrupted as stop:  # Ctrl-C: keep and score what is done, then stop
-            rows, interrupted = stop.rows, True
+        except EvaluationInterrupted as stop:
+            rows, interruptions = stop.rows, interruptions + 1
             print(f"interrupted: writing the {len(rows)} finished example(s) of {run.name}", flush=True)
+            if interruptions == 1 and run is not runs[-1]:
+                examples = examples[:len(rows)]
+                print(f"the other runs answer the same {len(rows)} example(s); Ctrl-C again to stop at once",
+                      flush=True)
         rows_by_run[run.name] = rows
         where = out if len(runs) == 1 else out / run.name
         atomic.write_jsonl(where / "predictions.jsonl", rows)
         metrics = summarize(rows)
         atomic.write_json(where / "metrics.json", {"run": run.name, **run.info, "test_file": str(test_file), **metrics})
         results[run.name], info[run.name] = metrics, run.info
-        if interrupted:
+        if interruptions > 1:
             break
     if len(results) > 1:
         atomic.write_json(out / "metrics.json", {"test_file": str(test_file), "runs": results})
     write_report(out, results, info, rows_by_run=rows_by_run)
-    if interrupted:
-        raise KeyboardInterrupt
-    return results
+    return results, interruptions > 0
 
 
 def run_eval(args) -> int:
@@ -129,8 +137,9 @@ def run_eval(args) -> int:
     if module is None:
         raise WebslmError(f"--backend {args.backend} is not available here; available: {available_backends()}")
     with module.open_runs(args, domain) as runs:
-        results = evaluate_runs(args.test_file, args.out, runs, domain, args.limit, progress=not args.quiet)
-    if getattr(args, "parity", False):
+        results, interrupted = evaluate_runs(args.test_file, args.out, runs, domain, args.limit,
+                                             progress=not args.quiet)
+    if getattr(args, "parity", False) and len({m["n"] for m in results.values()}) == 1:
         from transformers import AutoTokenizer
 
         from evalharness.parity import write_parity
@@ -143,6 +152,8 @@ def run_eval(args) -> int:
               f"{m['right_tool']:.1%}, right arguments {m['right_args']:.1%}, exact {m['exact_match']:.1%} "
               f"(n={m['n']}, mean {m['latency'].get('mean_s', 0):.2f} s/example)")
     print(f"wrote {args.out}/report.md")
+    if interrupted:
+        raise KeyboardInterrupt
     return 0
 
 

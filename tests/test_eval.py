@@ -85,6 +85,30 @@ def test_pipeline_scores_known_answers(tmp_path, domain):
     assert out[3]["call"] is None and out[3]["stage"] == "json" and out[3]["raw"] == '\x00<<garbage'
 
 
+def test_ctrl_c_keeps_finished_examples_and_the_reference_run_answers_the_same_ones(tmp_path, domain):
+    from evalharness.commands import evaluate_runs
+
+    data = write_tiny_dataset(tmp_path / "t.jsonl", n=5)
+    answer = '{"tool": "zoom", "arguments": {"amount": 2}}'
+    asked = {"slow": [], "reference": []}
+
+    def backend(name, stop_after=None):
+        def generate(messages_list):
+            if stop_after is not None and len(asked[name]) == stop_after:
+                raise KeyboardInterrupt
+            asked[name] += [m[1]["content"] for m in messages_list]
+            return [Generation(answer, 0.1) for _ in messages_list]
+        return generate
+
+    runs = [Run("slow", backend("slow", stop_after=2), chunk=1), Run("reference", backend("reference"))]
+    results, interrupted = evaluate_runs(data, tmp_path / "out", runs, domain, progress=False)
+    assert interrupted
+    assert results["slow"]["n"] == results["reference"]["n"] == 2
+    assert asked["reference"] == asked["slow"]  # the same two examples, not all five
+    written = [json.loads(line) for line in (tmp_path / "out/reference/predictions.jsonl").read_text().splitlines()]
+    assert [r["instruction"] for r in written] == asked["slow"]
+
+
 def test_eval_cli_compare_scores_a_garbage_model_without_crashing(tmp_path, domain):
     from train.lora import make_config, train_lora
     from webslm.cli import main
@@ -136,7 +160,7 @@ def test_eval_endpoint_against_our_serve_api(tmp_path, domain, tiny):
             time.sleep(0.02)
         data = write_tiny_dataset(tmp_path / "t.jsonl", n=4)
         url = f"http://127.0.0.1:{port}"
-        results = evaluate_runs(data, tmp_path / "ep", [Run("endpoint", endpoint_backend(url, max_tokens=10))],
+        results, _ = evaluate_runs(data, tmp_path / "ep", [Run("endpoint", endpoint_backend(url, max_tokens=10))],
                                 domain, progress=False)
         assert results["endpoint"]["n"] == 4 and (tmp_path / "ep/report.md").is_file()
         # the server builds the same prompt ids as the torch backend: same greedy answers

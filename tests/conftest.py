@@ -17,6 +17,11 @@ import pytest
 
 from web.server import ServedApp  # noqa: F401  (tests type their fixtures with it)
 
+# The browser suite runs on SwiftShader unless told otherwise (WEBSLM_WEBGPU=lavapipe): some of its own test pages
+# (tests/test_sampling_browser.py) do not raise the compute limits that lavapipe's compatibility mode needs.
+# tests/test_webgpu_adapters.py checks lavapipe explicitly; subprocesses inherit the choice.
+os.environ.setdefault("WEBSLM_WEBGPU", "swiftshader")
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
@@ -76,8 +81,7 @@ def open_demo(browser, url: str, query: str = "?lite=1", requests: list | None =
 
 @pytest.fixture(scope="session")
 def chromium():
-    """Headless Chromium with WebGPU on the default CPU adapter: lavapipe where installed (.ci/run installs it),
-    else SwiftShader; WEBSLM_WEBGPU overrides (webslm.browser.launch_chromium)."""
+    """Headless Chromium with WebGPU on $WEBSLM_WEBGPU (SwiftShader unless set; webslm.browser.launch_chromium)."""
     from playwright.sync_api import sync_playwright
 
     from webslm.browser import launch_chromium

@@ -89,21 +89,23 @@ WIDE_KERNEL = """async () => {
 
 @pytest.mark.browser
 @pytest.mark.parametrize("adapter", ["swiftshader", "lavapipe"])
-def test_cpu_adapters_run_a_wide_kernel(adapter, tmp_path):
-    from playwright.sync_api import sync_playwright
+def test_cpu_adapters_run_a_wide_kernel(adapter, tmp_path, chromium):
+    from types import SimpleNamespace
 
     from web.server import running_server
 
     if adapter == "lavapipe" and lavapipe.icd_path() is None:
         pytest.skip("lavapipe not installed here (`python -m webslm.lavapipe`; .ci/run installs it)")
-    with running_server(tmp_path) as server, sync_playwright() as p:
-        chromium = browser.launch_chromium(p, adapter)
+    # One Playwright driver per thread: launch through the session browser's, with this adapter's flags.
+    playwright = SimpleNamespace(chromium=chromium.browser_type)
+    with running_server(tmp_path) as server:
+        launched = browser.launch_chromium(playwright, adapter)
         try:
-            page = chromium.new_page()
+            page = launched.new_page()
             page.goto(f"{server.url}/static/harness.html")
             result = page.evaluate(WIDE_KERNEL)
         finally:
-            chromium.close()
+            launched.close()
     assert "error" not in result, result
     assert result["values"][:256] == [3 * i for i in range(256)]
     assert result["maxWorkgroupSizeX"] >= 256

@@ -37,9 +37,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 node-deps: node_modules/.package-lock.json
 
 # Mesa lavapipe from bookworm-backports into ~/.cache/webslm (no root, nothing installed system-wide): WebGPU on the
-# CPU 10-40x faster than Chromium's SwiftShader. Without it the browser tests fall back to SwiftShader.
+# CPU 10-40x faster than Chromium's SwiftShader, the default of `eval --backend browser` and bench/ where present.
+# The test suite stays on SwiftShader (tests/conftest.py) except tests/test_webgpu_adapters.py, which checks both.
 webgpu-deps: python-deps
-	@$(PY) -m webslm.lavapipe || echo "lavapipe unavailable: headless WebGPU falls back to SwiftShader"
+	@$(PY) -m webslm.lavapipe || echo "lavapipe unavailable: browser evaluation falls back to SwiftShader"
 
 # The README's test command: everything CI can afford (fast tests + headless-browser tests on tiny models).
 test: setup

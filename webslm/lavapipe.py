@@ -2,7 +2,7 @@
 
 Lavapipe runs our models 10-40x faster than Chromium's bundled SwiftShader. Debian 12's own Mesa (22.3) is refused by
 Dawn, so we fetch Mesa 25 from bookworm-backports with `apt-get download` into a private apt state (no root, nothing
-installed system-wide), unpack the .debs with `dpkg -x` into `$WEBSLM_HOME/lavapipe/<version>/`, and point Chromium's
+installed system-wide), unpack the .debs with `dpkg -x` into `$WEBSLM_HOME/lavapipe/bookworm-backports/`, and point Chromium's
 Vulkan loader at that copy with VK_ICD_FILENAMES. Its remaining libraries (libLLVM-15, libxcb, ...) are the ones
 Debian's `chromium` and `mesa-vulkan-drivers` packages already pull in.
 """

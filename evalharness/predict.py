@@ -111,7 +111,7 @@ def execute_output(text: str, domain, gazetteer) -> dict:
     problems = domain.check_emission(parsed)
     if problems:
         return {"parsed": parsed, "call": None, "stage": "schema", "reason": "; ".join(map(str, problems[:3]))}
-    call, problems = ground_call(parsed, gazetteer) if gazetteer else (parsed, [])
+    call, problems = ground_call(parsed, domain, gazetteer)
     if problems:
         return {"parsed": parsed, "call": None, "stage": "grounding", "reason": "; ".join(map(str, problems[:3]))}
     problems = domain.check_call(call)

@@ -9,7 +9,7 @@ from train.dataset.generate import RecordGenerator, generate_records, load_templ
 from train.dataset.verify import verify_files
 from webslm.atomic import write_jsonl
 from webslm.domain import load_domain
-from webslm.grounding import Gazetteer
+from webslm.grounding import Gazetteer, ground_call
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,8 @@ def test_compass_coordinates_keep_their_sign(records):
     assert checked > 50
 
 
-def test_units_are_converted_to_metres(domain):
+def test_quantities_are_copied_as_written_and_ground_to_metres(domain):
+    """The model copies "4.4 km" from the sentence; grounding (not the model) turns it into metres."""
     spec = load_templates(domain)
     gen = RecordGenerator(domain, spec, seed=3)
     factor = {"km": 1000, "kilometers": 1000, "kilometres": 1000, "feet": 0.3048, "ft": 0.3048, "foot": 0.3048,
@@ -92,7 +93,10 @@ def test_units_are_converted_to_metres(domain):
         r = gen.generate(flyto)
         m = re.search(r"(\d[\d,.]*) ?(" + "|".join(sorted(factor, key=len, reverse=True)) + r")\b", r["instruction"])
         expected = float(m.group(1).replace(",", "")) * factor[m.group(2)]
-        assert json.loads(r["output"])["arguments"]["height"] == pytest.approx(expected, abs=0.01), r
+        output = json.loads(r["output"])
+        assert output["arguments"]["height"] == m.group(0), r
+        call, problems = ground_call(output, domain, Gazetteer.load(domain.gazetteer_path))
+        assert problems == [] and call["arguments"]["height"] == pytest.approx(expected, abs=0.01), r
 
 
 def test_brief_examples_appear(records):

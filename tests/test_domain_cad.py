@@ -12,6 +12,7 @@ from webslm.atomic import write_jsonl
 from webslm.cli import main
 from webslm.domain import load_domain
 from webslm.errors import WebslmError
+from webslm.grounding import ground_call
 
 TOOLS = {"createBox", "createCylinder", "createSphere", "move", "rotate", "extrude", "boolean", "delete"}
 
@@ -63,7 +64,8 @@ def test_split_holds_out_phrasings_and_keeps_unique_meanings(generated, tmp_path
     assert main(["data", "stats", "--domain", "cad", str(generated), "--out", str(tmp_path / "stats")]) == 0
 
 
-def test_units_become_millimetres_and_diameters_radii(domain):
+def test_lengths_ground_to_millimetres_and_diameters_to_radii(domain):
+    """The output keeps the unit written ("3.5 cm"), halving a diameter in that unit; grounding makes millimetres."""
     spec = load_templates(domain)
     cm = {"cm": {**spec["slots"]["length"]["units"]["cm"], "names": [" cm"]}}
     only_cm = dict(spec, slots={**spec["slots"], "length": {**spec["slots"]["length"], "units": cm}})
@@ -71,7 +73,9 @@ def test_units_become_millimetres_and_diameters_radii(domain):
     by_id = {t["id"]: t for t in gen.templates}
     for _ in range(100):
         r = gen.generate(by_id["createCylinder.diameter"])
-        args = json.loads(r["output"])["arguments"]
+        output = json.loads(r["output"])
+        assert output["arguments"]["radius"].endswith(" cm") and output["arguments"]["height"] in r["instruction"]
+        args = ground_call(output, domain, None)[0]["arguments"]
         written_mm = {round(float(n) * 10, 2) for n in re.findall(r"(\d+(?:\.\d+)?) cm", r["instruction"])}
         assert round(args["radius"] * 2, 2) in written_mm and args["height"] in written_mm, r
     for _ in range(20):

@@ -104,7 +104,9 @@ def test_adapter_swaps_match_torch_and_are_reproducible(setup, chromium):
 
     def close(ours, ref):
         for i, (a, b) in enumerate(zip(ours, ref)):
-            assert float(np.abs(a - b).max()) < 1e-2, f"step {i}"
+            # 1 % of the logits' range: f32 sums in another order on a sharpened random model drift up to ~3e-3
+            # relative (seen after the tiny tokenizer's corpus changed); a wrong adapter or scale is off by ~1.
+            assert float(np.abs(a - b).max()) < 1e-2 * float(np.abs(b).max()), f"step {i}"
         assert [int(a.argmax()) for a in ours] == [int(b.argmax()) for b in ref]
 
     close(runs["base"], _torch_logits(base, None, prompt_ids))

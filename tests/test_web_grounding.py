@@ -1,6 +1,8 @@
-"""The browser's grounding and schema checks agree with Python's (webslm/grounding.py, Domain.check_call).
+"""The browser's grounding and schema checks agree with Python's (webslm/grounding.py, webslm/quantities.py,
+Domain.check_call).
 
-Both sides read the same gazetteer.json; the JS runs in the demo page (web/static/grounding.js, schema.js)."""
+Both sides read the same gazetteer.json; the JS runs in the demo page (web/static/grounding.js, quantities.js,
+schema.js)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 from conftest import open_demo
 from webslm.domain import load_domain
 from webslm.grounding import Gazetteer, ground_call, normalize_place_name
+from webslm.quantities import LENGTH_UNITS, convert_quantity
 
 pytestmark = pytest.mark.browser
 
@@ -51,6 +54,7 @@ def page(served_app, chromium):
     page.evaluate("""async () => {
         window.__g = await import('/static/grounding.js');
         window.__s = await import('/static/schema.js');
+        window.__q = await import('/static/quantities.js');
         window.__gaz = new window.__g.Gazetteer(await (await fetch('/domain/gazetteer.json')).json());
         window.__tools = (await (await fetch('/api/domain')).json()).tools;
     }""")
@@ -79,21 +83,55 @@ def test_js_grounding_agrees_with_python(page):
 
 
 def test_js_ground_call_agrees_with_python(page):
-    gazetteer = Gazetteer.load(load_domain("cesium").gazetteer_path)
+    domain = load_domain("cesium")
+    gazetteer = Gazetteer.load(domain.gazetteer_path)
     outputs = [
         {"tool": "flyTo", "arguments": {"place": "Bombay", "height": 5000}},
+        {"tool": "flyTo", "arguments": {"place": "Bombay", "height": "4.4 km"}},
         {"tool": "addPolyline", "arguments": {"positions": [{"place": "Paris"}, {"place": "Japan"},
                                                             {"longitude": 1, "latitude": 2}], "color": "red"}},
-        {"tool": "addCircle", "arguments": {"place": "Nowhere Land", "radius": 10}},
+        {"tool": "addCircle", "arguments": {"place": "Nowhere Land", "radius": "15-mile"}},
+        {"tool": "addCircle", "arguments": {"place": "Lima", "radius": "15 parsecs"}},
+        {"tool": "addPolygon", "arguments": {"positions": [{"place": "Lima"}] * 3, "extrudedHeight": "high"}},
         {"tool": "addPoint", "arguments": {"place": 42}},
         {"tool": "addPoint", "arguments": {"place": "Lima", "longitude": 5}},
+        {"tool": "noSuchTool", "arguments": {"place": "Lima", "radius": "1 km"}},
+        ["not", "a", "call"],
     ]
-    js = page.evaluate("outs => outs.map(o => window.__g.groundCall(o, window.__gaz))", outputs)
+    js = page.evaluate("outs => outs.map(o => window.__g.groundCall(o, window.__tools, window.__gaz))", outputs)
     for output, result in zip(outputs, js):
-        call, problems = ground_call(output, gazetteer)
+        call, problems = ground_call(output, domain, gazetteer)
         assert result["call"] == call
-        assert [p["field"] for p in result["problems"]] == [p.field for p in problems]
-        assert all(p["message"].startswith("unknown place") for p in result["problems"])
+        same_quotes = lambda message: message.replace('"', "'")  # noqa: E731 (JSON.stringify vs repr)
+        assert [(p["field"], same_quotes(p["message"])) for p in result["problems"]] == [
+            (p.field, same_quotes(p.message)) for p in problems]
+    assert js[1]["call"]["arguments"]["height"] == 4400
+    assert [p["field"] for r in js[3:6] for p in r["problems"]] == [
+        "arguments.place", "arguments.radius", "arguments.extrudedHeight"]
+
+
+QUANTITIES = ["4.4 km", "16,000 feet", "15-mile", "0.6m", '16"', "500'", "-209.8mm", "1,250.5 metres", " 3 yd ",
+              "12 KM", "2.5 Miles", "0 in", "7 inches",
+              # refused by both
+              "4,4 km", "1,00 m", "5", "km", "5 km 3 m", "5 parsecs", "five km", "1e3 m", "", "--5 m", "5..2 m"]
+
+
+def test_js_quantities_agree_with_python(page):
+    """The same unit table on both sides, and the same value or the same refusal for every string."""
+    assert page.evaluate("() => Object.fromEntries(Object.entries(window.__q.LENGTH_UNITS).map("
+                         "([k, [f, names]]) => [k, [f, names]]))") == {k: [f, list(n)] for k, (f, n) in LENGTH_UNITS.items()}
+    for target in ("m", "mm"):
+        js = page.evaluate("""([texts, target]) => texts.map(t => {
+            try { return window.__q.convertQuantity(t, target); } catch (e) { return 'error: ' + e.message; }
+        })""", [QUANTITIES, target])
+        for text, got in zip(QUANTITIES, js):
+            try:
+                expected = convert_quantity(text, target)
+            except ValueError:
+                assert isinstance(got, str) and got.startswith("error: "), (text, got)
+                continue
+            assert got == expected, (text, target, got, expected)
+    assert page.evaluate("window.__q.convertQuantity('4.4 km', 'm')") == 4400
 
 
 CALLS = [

@@ -15,12 +15,14 @@ import jsonschema
 
 from webslm import REPO_ROOT
 from webslm.errors import Problem, WebslmError
+from webslm.quantities import LENGTH_UNITS, QUANTITY_PATTERN, UNIT_KEY
 
 DOMAINS_DIR = REPO_ROOT / "domains"
 DEFAULT_DOMAIN = "cesium"
 
 # Objects with both of these properties may carry {"place": NAME} instead in what the model emits; the
-# resolver (webslm.grounding, and web/ in the browser) turns the name into numbers from the gazetteer.
+# resolver (webslm.grounding, and web/ in the browser) turns the name into numbers from the gazetteer. Likewise a
+# number whose schema says "x-unit": "m" may be a quantity string ("4.4 km"), see webslm.quantities.
 COORDINATE_KEYS = ("longitude", "latitude")
 PLACE_KEY = "place"
 
@@ -79,7 +81,8 @@ class Domain:
         return problems
 
     def emission_schema(self) -> dict:
-        """JSON Schema of what the model may write: the call, with {"place": NAME} allowed for coordinates.
+        """JSON Schema of what the model may write: the call, with {"place": NAME} allowed for coordinates and
+        quantity strings for numbers with a unit.
 
         Used for constrained decoding in every backend and to check model outputs before grounding.
         """
@@ -87,7 +90,7 @@ class Domain:
             "anyOf": [
                 {
                     "type": "object",
-                    "properties": {"tool": {"const": tool.name}, "arguments": _allow_place(tool.parameters)},
+                    "properties": {"tool": {"const": tool.name}, "arguments": _emission_form(tool.parameters)},
                     "required": ["tool", "arguments"],
                     "additionalProperties": False,
                 }
@@ -107,7 +110,7 @@ class Domain:
         validator = self._emission_validators.get(output.get("tool")) if isinstance(output, dict) else None
         if validator is None:
             return self.check_call(output, where) or [Problem(where, "", "does not match the output contract")]
-        errors = [leaf for e in validator.iter_errors(output) for leaf in _place_or_coordinates(e)]
+        errors = [leaf for e in validator.iter_errors(output) for leaf in _meant_branch(e)]
         return [Problem(where, _field_path(list(e.absolute_path), e), e.message)
                 for e in sorted(errors, key=lambda e: list(e.absolute_path))]
 
@@ -123,24 +126,33 @@ def _field_path(parts, error) -> str:
     return out
 
 
-def _place_or_coordinates(error):
-    """For the place-or-coordinates `anyOf`, the errors of the branch the output meant to use."""
-    if error.validator != "anyOf" or not error.context or not isinstance(error.instance, dict):
+def _meant_branch(error):
+    """For the emission schema's two-way `anyOf`s (coordinates or place, number or quantity string), the errors of
+    the branch the output meant to use."""
+    if error.validator != "anyOf" or not error.context:
         return [error]
-    branch = 1 if PLACE_KEY in error.instance else 0
+    if isinstance(error.instance, dict):
+        branch = 1 if PLACE_KEY in error.instance else 0
+    elif isinstance(error.instance, (int, float, str)) and not isinstance(error.instance, bool):
+        branch = 1 if isinstance(error.instance, str) else 0
+    else:
+        return [error]
     chosen = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == branch]
-    return [leaf for e in chosen for leaf in _place_or_coordinates(e)] or [error]
+    return [leaf for e in chosen for leaf in _meant_branch(e)] or [error]
 
 
-def _allow_place(schema: dict) -> dict:
-    """Copy of `schema` where every object with longitude+latitude may instead hold {"place": NAME}."""
+def _emission_form(schema: dict) -> dict:
+    """Copy of `schema` where every object with longitude+latitude may instead hold {"place": NAME} and every
+    number with a unit may instead be a quantity string."""
     if not isinstance(schema, dict):
         return schema
-    out = {k: _allow_place(v) if isinstance(v, dict) else v for k, v in schema.items()}
+    out = {k: _emission_form(v) if isinstance(v, dict) else v for k, v in schema.items()}
     if "properties" in schema:
-        out["properties"] = {k: _allow_place(v) for k, v in schema["properties"].items()}
+        out["properties"] = {k: _emission_form(v) for k, v in schema["properties"].items()}
     if "items" in schema:
-        out["items"] = _allow_place(schema["items"])
+        out["items"] = _emission_form(schema["items"])
+    if UNIT_KEY in schema:
+        return {"anyOf": [out, {"type": "string", "pattern": QUANTITY_PATTERN}]}
     props = schema.get("properties", {})
     if schema.get("type") == "object" and all(k in props for k in COORDINATE_KEYS):
         with_place = dict(out)
@@ -168,6 +180,9 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
             if key not in spec:
                 raise WebslmError(f"{path}: tool schema lacks '{key}'")
         jsonschema.Draft202012Validator.check_schema(spec["parameters"])
+        for field, unit in _units(spec["parameters"], "parameters"):
+            if unit not in LENGTH_UNITS:
+                raise WebslmError(f"{path}: {field}.{UNIT_KEY} is {unit!r}; known units: {', '.join(LENGTH_UNITS)}")
         tools[spec["name"]] = Tool(spec["name"], spec.get("description", ""), spec["parameters"])
     if not tools:
         raise WebslmError(f"{root}: domain pack has no tool schemas in {meta.get('tools_dir', 'tools')}/")
@@ -184,6 +199,18 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
         gazetteer_path=root / gazetteer if gazetteer else None,
         meta=meta,
     )
+
+
+def _units(schema, path: str):
+    """(field path, unit) for every schema node that names a unit."""
+    if not isinstance(schema, dict):
+        return
+    if UNIT_KEY in schema:
+        yield path, schema[UNIT_KEY]
+    for key, sub in schema.get("properties", {}).items():
+        yield from _units(sub, f"{path}.properties.{key}")
+    if "items" in schema:
+        yield from _units(schema["items"], f"{path}.items")
 
 
 def _read_json(path: Path):

@@ -1,9 +1,10 @@
-"""Place grounding: the model names places, the gazetteer supplies the numbers.
+"""Grounding: the model names places and copies quantities, the gazetteer and the unit table supply the numbers.
 
 A 135M model cannot memorise coordinates (6 % argument accuracy when it had to), so in what the model writes an
-object with longitude+latitude may be {"place": NAME} instead. `ground_call` replaces every such object with the
-gazetteer's coordinates, so the executed call is always the tool schema with numbers. The browser does the same
-lookup on the same gazetteer file (web/static/grounding.js), with the same matching rules as `Gazetteer.resolve`.
+object with longitude+latitude may be {"place": NAME} instead; nor can it convert units, so a number whose schema
+names a unit may be a quantity string like "4.4 km" (webslm.quantities). `ground_call` replaces both with numbers,
+so the executed call is always the tool schema with numbers. The browser does the same on the same gazetteer file
+(web/static/grounding.js), with the same matching rules as `Gazetteer.resolve`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from webslm.domain import COORDINATE_KEYS, PLACE_KEY
 from webslm.errors import Problem
+from webslm.quantities import UNIT_KEY, convert_quantity
+
+if TYPE_CHECKING:
+    from webslm.domain import Domain
 
 GAZETTEER_FORMAT = "webslm-gazetteer/1"
 _ALIAS_OK = re.compile(r"^[A-Za-z][A-Za-z .'\-]{1,38}$")
@@ -89,20 +95,29 @@ def _load_cached(path: str) -> Gazetteer:
     return Gazetteer(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def ground_call(output: dict, gazetteer: Gazetteer) -> tuple[dict, list[Problem]]:
-    """Replace every {"place": NAME} in a model's call by the gazetteer's longitude/latitude.
-
-    Returns the executed call and the problems (unknown places). The input is not modified.
-    """
+def ground_call(output, domain: "Domain", gazetteer: Gazetteer | None) -> tuple[object, list[Problem]]:
+    """The executed call for a model's output: quantity strings converted to the unit their tool schema names,
+    every {"place": NAME} replaced by the gazetteer's longitude/latitude (a domain without a gazetteer keeps the
+    key, for the tool contract to refuse). Returns the call and the problems (unknown places, unreadable
+    quantities). The input is not modified."""
     problems: list[Problem] = []
 
-    def walk(node, path: str):
+    def walk(node, schema, path: str):
+        schema = schema if isinstance(schema, dict) else {}
+        if isinstance(node, str) and UNIT_KEY in schema:
+            try:
+                return convert_quantity(node, schema[UNIT_KEY])
+            except ValueError as e:
+                problems.append(Problem("", path, str(e)))
+                return node
         if isinstance(node, list):
-            return [walk(item, f"{path}[{i}]") for i, item in enumerate(node)]
+            return [walk(item, schema.get("items"), f"{path}[{i}]") for i, item in enumerate(node)]
         if not isinstance(node, dict):
             return node
-        out = {k: walk(v, f"{path}.{k}" if path else k) for k, v in node.items() if k != PLACE_KEY}
-        if PLACE_KEY in node:
+        props = schema.get("properties", {})
+        out = {k: walk(v, props.get(k), f"{path}.{k}" if path else k) for k, v in node.items()
+               if k != PLACE_KEY or gazetteer is None}
+        if PLACE_KEY in node and gazetteer is not None:
             name = node[PLACE_KEY]
             place = gazetteer.resolve(name) if isinstance(name, str) else None
             if place is None:
@@ -112,7 +127,12 @@ def ground_call(output: dict, gazetteer: Gazetteer) -> tuple[dict, list[Problem]
             return {**grounded, **out}
         return out
 
-    return walk(output, ""), problems
+    if not isinstance(output, dict):
+        return output, problems
+    tool = domain.tools.get(output["tool"]) if isinstance(output.get("tool"), str) else None
+    parameters = tool.parameters if tool else None
+    call = {k: walk(v, parameters if k == "arguments" else None, k) for k, v in output.items()}
+    return call, problems
 
 
 def build_gazetteer(min_population: int = 100_000) -> dict:

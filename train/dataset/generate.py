@@ -14,7 +14,7 @@ locations, datetime) are described in `SLOT_KINDS` below; their settings are dat
 equals one of theirs, e.g. the two operands of a boolean).
 
 Text a slot produces (place names, numbers, colors) is never touched by the typo and casing noise, because the
-output copies it exactly.
+output copies it exactly. Quantities with a unit are copied too ("15 miles"): grounding converts them, not the model.
 """
 
 from __future__ import annotations
@@ -40,6 +40,36 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 class Piece:
     text: str
     protected: bool  # slot text: copied into the output, so no typos or case changes
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A number as the sentence wrote it, with its unit as written (" feet", "km", "" for a bare number)."""
+
+    number: float
+    text: str
+    unit: str
+
+    def scaled(self, factor: float) -> "Quantity":
+        """The argument a sentence implies (half a diameter, minus a downward move), in the same unit."""
+        if factor == 1:
+            return self
+        number = _number(self.number * factor)
+        return Quantity(number, str(number), self.unit)
+
+    def emitted(self):
+        """What the model writes: the quantity string ("16,000 feet"), or the number when no unit was written."""
+        return self.text + self.unit if self.unit.strip() else _number(self.number)
+
+
+def _emitted(value):
+    if isinstance(value, Quantity):
+        return value.emitted()
+    if isinstance(value, dict):
+        return {k: _emitted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_emitted(v) for v in value]
+    return value
 
 
 @dataclass
@@ -153,6 +183,7 @@ class RecordGenerator:
                 arguments.update(value)
             else:
                 arguments[arg] = value
+        arguments = _emitted(arguments)
         order = list(self.domain.tools[t["tool"]].parameters.get("properties", {}))
         arguments = dict(sorted(arguments.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else -1))
         instruction = self._finish(exp.pieces)
@@ -170,7 +201,8 @@ class RecordGenerator:
             value = exp.values.get(source["slot"])
             if value is None:
                 return None
-            return _number(value * source.get("scale", 1))
+            scale = source.get("scale", 1)
+            return value.scaled(scale) if isinstance(value, Quantity) else _number(value * scale)
         return exp.values.get(source)
 
     # expansion ---------------------------------------------------------------------------------------------
@@ -289,8 +321,9 @@ def _draw(rng: random.Random, spec: dict) -> tuple[float, int]:
     if decimals == 0 and spec.get("round_to"):
         step = rng.choice(spec["round_to"])
         v = max(step, round(v / step) * step)
-    v = round(v, decimals)
-    v = min(max(v, lo), hi)
+    v = min(max(round(v, decimals), lo), hi)
+    while round(v, decimals) != v:  # clamped to a bound with more decimals (0.1 drawn with 0): write them out
+        decimals += 1
     return v, decimals
 
 
@@ -314,22 +347,24 @@ def slot_number(gen: RecordGenerator, slot: dict, exp: Expansion):
 
 
 def slot_quantity(gen: RecordGenerator, slot: dict, exp: Expansion):
-    """units: {unit: {"factor": to target unit, "names": [" km", "km", ...], "min", "max", ...}}; the value is
-    converted to the target unit (e.g. '16,000 feet' -> 4876.8 metres)."""
+    """units: {unit: {"names": [" km", "km", ...], "min", "max", ...}}; the value is a Quantity ('16,000 feet'),
+    which grounding converts to the unit the tool schema names ("x-unit")."""
     unit_name = gen.rng.choices(list(slot["units"]), weights=[u.get("weight", 1) for u in slot["units"].values()])[0]
     unit = slot["units"][unit_name]
     number, decimals = _draw(gen.rng, {**slot, **unit})
-    text = _format_number(gen.rng, number, decimals, unit) + gen.rng.choice(unit["names"])
-    return text, _number(round(number * unit.get("factor", 1), slot.get("value_decimals", 2)))
+    quantity = Quantity(_number(number), _format_number(gen.rng, number, decimals, unit), gen.rng.choice(unit["names"]))
+    return quantity.text + quantity.unit, quantity
 
 
 def slot_vector(gen: RecordGenerator, slot: dict, exp: Expansion):
     """Several numbers in one unit, e.g. '20 x 30 x 10 mm' or '(10, 0, -5)': keys: ["x", "y", "z"] name the
-    value's entries; notations: ["({0}, {1}, {2}){unit}", ...]; units as in quantity (one drawn for all numbers;
-    {unit} is one of its names); min/max bound each number's size, negative_rate and zero_rate its sign."""
+    value's entries (each a Quantity in the unit written, e.g. "20 mm"); notations: ["({0}, {1}, {2}){unit}", ...];
+    units as in quantity (one drawn for all numbers; {unit} is one of its names); min/max bound each number's size,
+    negative_rate and zero_rate its sign."""
     rng = gen.rng
     unit = slot["units"][rng.choices(list(slot["units"]), weights=[u.get("weight", 1) for u in slot["units"].values()])[0]]
     spec = {**slot, **unit}
+    unit_text = rng.choice(unit["names"])
     texts, value = [], {}
     for key in slot["keys"]:
         if rng.random() < spec.get("zero_rate", 0.0):
@@ -338,8 +373,8 @@ def slot_vector(gen: RecordGenerator, slot: dict, exp: Expansion):
             number, decimals = _draw(rng, spec)
             number = -number if rng.random() < spec.get("negative_rate", 0.0) else number
         texts.append(_format_number(rng, number, decimals, spec))
-        value[key] = _number(round(number * unit.get("factor", 1), slot.get("value_decimals", 2)))
-    text = rng.choice(slot["notations"]).format(*texts, unit=rng.choice(unit["names"]))
+        value[key] = Quantity(_number(number), texts[-1], unit_text)
+    text = rng.choice(slot["notations"]).format(*texts, unit=unit_text)
     return text, value
 
 

@@ -104,7 +104,7 @@ function executeCall(input) {
   }
   try {
     // A domain without a gazetteer has no places: a "place" key is then an ordinary schema error.
-    const { call, problems } = app.gazetteer ? groundCall(output, app.gazetteer) : { call: output, problems: [] };
+    const { call, problems } = groundCall(output, app.domain.tools, app.gazetteer);
     if (problems.length) return { ok: false, call, error: describe(problems) };
     const errors = checkCall(call, app.domain.tools);
     if (errors.length) return { ok: false, call, error: describe(errors) };

@@ -1,5 +1,7 @@
-// Place grounding in the browser: the same gazetteer file and the same matching rules as webslm/grounding.py
+// Grounding in the browser: the same gazetteer file, matching rules and unit table as webslm/grounding.py
 // (normalize_place_name, Gazetteer.resolve, ground_call). tests/test_web_grounding.py checks both agree.
+
+import { UNIT_KEY, convertQuantity } from "./quantities.js";
 
 export const COORDINATE_KEYS = ["longitude", "latitude"];
 export const PLACE_KEY = "place";
@@ -67,19 +69,31 @@ export class Gazetteer {
   }
 }
 
-// Replace every {"place": NAME} by the gazetteer's longitude/latitude. Returns {call, problems}; input untouched.
-export function groundCall(output, gazetteer) {
+// The executed call for a model's output: quantity strings converted to the unit their tool schema names (tools:
+// name -> {parameters}), every {"place": NAME} replaced by the gazetteer's longitude/latitude (without a gazetteer
+// the key stays, for the tool contract to refuse). Returns {call, problems}; the input is untouched.
+export function groundCall(output, tools, gazetteer) {
   const problems = [];
-  function walk(node, path) {
-    if (Array.isArray(node)) return node.map((item, i) => walk(item, `${path}[${i}]`));
+  function walk(node, schema, path) {
+    schema = schema && typeof schema === "object" ? schema : {};
+    if (typeof node === "string" && UNIT_KEY in schema) {
+      try {
+        return convertQuantity(node, schema[UNIT_KEY]);
+      } catch (e) {
+        problems.push({ field: path, message: e.message });
+        return node;
+      }
+    }
+    if (Array.isArray(node)) return node.map((item, i) => walk(item, schema.items, `${path}[${i}]`));
     if (node === null || typeof node !== "object") return node;
+    const props = schema.properties || {};
     const out = {};
     for (const [k, v] of Object.entries(node)) {
-      if (k !== PLACE_KEY) out[k] = walk(v, path ? `${path}.${k}` : k);
+      if (k !== PLACE_KEY || !gazetteer) out[k] = walk(v, props[k], path ? `${path}.${k}` : k);
     }
-    if (Object.prototype.hasOwnProperty.call(node, PLACE_KEY)) {
+    if (gazetteer && Object.prototype.hasOwnProperty.call(node, PLACE_KEY)) {
       const name = node[PLACE_KEY];
-      const place = typeof name === "string" && gazetteer ? gazetteer.resolve(name) : null;
+      const place = typeof name === "string" ? gazetteer.resolve(name) : null;
       if (!place) {
         problems.push({ field: `${path}.${PLACE_KEY}`, message: `unknown place ${JSON.stringify(name)}` });
         return out;
@@ -88,5 +102,9 @@ export function groundCall(output, gazetteer) {
     }
     return out;
   }
-  return { call: walk(output, ""), problems };
+  if (output === null || typeof output !== "object" || Array.isArray(output)) return { call: output, problems };
+  const tool = typeof output.tool === "string" && Object.prototype.hasOwnProperty.call(tools, output.tool) ? tools[output.tool] : null;
+  const call = {};
+  for (const [k, v] of Object.entries(output)) call[k] = walk(v, k === "arguments" && tool ? tool.parameters : null, k);
+  return { call, problems };
 }

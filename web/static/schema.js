@@ -1,11 +1,12 @@
 // A JSON Schema validator for the subset our tool schemas and the emission schema use: type, properties,
 // required, additionalProperties:false, minimum/maximum/exclusiveMinimum/exclusiveMaximum, enum, const, not,
-// anyOf, minItems/maxItems, items, minLength/maxLength, minProperties, format:date-time. An unknown keyword is an
+// anyOf, minItems/maxItems, items, minLength/maxLength, minProperties, format:date-time (x-unit is an annotation
+// for grounding). An unknown keyword is an
 // error, so a new schema feature cannot be silently ignored in the browser while Python enforces it.
 
 const KNOWN = new Set(["type", "properties", "required", "additionalProperties", "minimum", "maximum",
   "exclusiveMinimum", "exclusiveMaximum", "enum", "const", "not", "anyOf", "minItems", "maxItems", "items",
-  "minLength", "maxLength", "minProperties", "format", "description", "title", "default", "$schema"]);
+  "minLength", "maxLength", "minProperties", "format", "description", "title", "default", "$schema", "x-unit"]);
 
 // The extended ISO 8601 forms Python's datetime.fromisoformat accepts (after 'Z' -> '+00:00'): a date, optionally
 // with a 'T' or ' ' time hh[:mm[:ss[.fff]]] and an offset. Python also takes basic (20240621T1200) and week dates

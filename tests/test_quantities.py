@@ -1,0 +1,82 @@
+"""Quantity strings the model copies ("4.4 km") and how grounding turns them into the schema's unit."""
+
+from __future__ import annotations
+
+import pytest
+
+from webslm.domain import load_domain
+from webslm.errors import WebslmError
+from webslm.grounding import Gazetteer, ground_call
+from webslm.quantities import QUANTITY_PATTERN, convert_quantity, parse_quantity
+
+
+@pytest.mark.parametrize("text, number, unit", [
+    ("4.4 km", 4.4, "km"), ("16,000 feet", 16000, "ft"), ("15-mile", 15, "mi"), ("0.6m", 0.6, "m"),
+    ('16"', 16, "in"), ("500'", 500, "ft"), ("-209.8mm", -209.8, "mm"), ("1,250.5 metres", 1250.5, "m"),
+    (" 3 yd ", 3, "yd"), ("12 KM", 12, "km"), ("2.5 Miles", 2.5, "mi"),
+])
+def test_parse_quantity(text, number, unit):
+    assert parse_quantity(text) == (number, unit)
+
+
+@pytest.mark.parametrize("text, why", [
+    ("4,4 km", "not a quantity"), ("1,00 m", "not a quantity"), ("5", "not a quantity"), ("km", "not a quantity"),
+    ("5 km 3 m", "not a quantity"), ("five km", "not a quantity"), ("1e3 m", "not a quantity"),
+    ("5 parsecs", "unknown length unit 'parsecs'"), ("", "not a quantity"), (None, "not a quantity"),
+])
+def test_parse_quantity_refuses(text, why):
+    with pytest.raises(ValueError, match=why):
+        parse_quantity(text)
+
+
+@pytest.mark.parametrize("text, target, value", [
+    ("4.4 km", "m", 4400), ("15 miles", "m", 24140.16), ("10100 feet", "m", 3078.48), ("0.6 m", "mm", 600),
+    ('16"', "mm", 406.4), ("2.4cm", "mm", 24), ("150 metres", "m", 150), ("-5 cm", "mm", -50), ("1 mm", "m", 0.001),
+])
+def test_convert_quantity(text, target, value):
+    got = convert_quantity(text, target)
+    assert got == value and type(got) is type(value)
+
+
+def test_emission_schema_allows_quantities_only_where_a_unit_is_named():
+    domain = load_domain("cesium")
+    ok = {"tool": "flyTo", "arguments": {"place": "Berlin", "height": "4.4 km"}}
+    assert domain.check_emission(ok) == []
+    assert domain.check_emission({"tool": "flyTo", "arguments": {"place": "Berlin", "height": 4400}}) == []
+    bad = domain.check_emission({"tool": "flyTo", "arguments": {"place": "Berlin", "height": "very high"}})
+    assert [p.field for p in bad] == ["arguments.height"] and "does not match" in bad[0].message
+    no_unit = domain.check_emission({"tool": "flyTo", "arguments": {"place": "Berlin", "duration": "3 s"}})
+    assert [p.field for p in no_unit] == ["arguments.duration"] and "not of type 'number'" in no_unit[0].message
+    assert QUANTITY_PATTERN.startswith("^") and QUANTITY_PATTERN.endswith("$")
+
+
+def test_ground_call_converts_quantities_and_places():
+    domain = load_domain("cesium")
+    gazetteer = Gazetteer.load(domain.gazetteer_path)
+    call, problems = ground_call({"tool": "addCircle", "arguments": {"place": "Berlin", "radius": "15-mile"}},
+                                 domain, gazetteer)
+    assert problems == [] and call["arguments"]["radius"] == 24140.16 and "place" not in call["arguments"]
+    _, problems = ground_call({"tool": "addCircle", "arguments": {"place": "Berlin", "radius": "15 parsecs"}},
+                              domain, gazetteer)
+    assert [(p.field, p.message.split(" in ")[0]) for p in problems] == [
+        ("arguments.radius", "unknown length unit 'parsecs'")]
+
+
+def test_ground_call_without_gazetteer_converts_nested_quantities():
+    cad = load_domain("cad")
+    call, problems = ground_call({"tool": "createBox", "arguments": {
+        "width": "2 cm", "depth": 30, "height": '1"', "position": {"x": "0.5 m", "y": 0, "z": "-5mm"}}}, cad, None)
+    assert problems == []
+    assert call["arguments"] == {"width": 20, "depth": 30, "height": 25.4, "position": {"x": 500, "y": 0, "z": -5}}
+    assert cad.check_call(call) == []
+
+
+def test_unknown_unit_in_a_tool_schema_is_refused(tmp_path):
+    import shutil
+
+    root = tmp_path / "pack"
+    shutil.copytree(load_domain("cad").root, root)
+    path = root / "tools" / "extrude.json"
+    path.write_text(path.read_text().replace('"x-unit": "mm"', '"x-unit": "furlong"'))
+    with pytest.raises(WebslmError, match=r"extrude.json: parameters.properties.distance.x-unit is 'furlong'"):
+        load_domain(root)

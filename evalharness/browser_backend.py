@@ -23,8 +23,6 @@ def add_arguments(parser) -> None:
                             "else swiftshader")
     group.add_argument("--example-timeout", type=float, default=900,
                        help="seconds before one example is abandoned and scored as failed (900)")
-    group.add_argument("--unconstrained", action="store_true",
-                       help="do not constrain generation with the domain's JSON schema (the demo constrains)")
     group.add_argument("--lora", type=Path, default=None, metavar="ADAPTER_BUNDLE",
                        help="swap this runtime-LoRA adapter bundle (from convert-adapter, in the same models "
                             "directory as --bundle) into the base before evaluating")

@@ -63,9 +63,11 @@ def open_runs(args, domain):
     base_weights = args.base_weights or adapter_base_weights(args.adapter)
     model, tokenizer, conv = load_model(model_arg, args.adapter, args.device, base_weights)
     sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
-    tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size)
+    schema = None if args.unconstrained else domain.emission_schema()
+    tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size, schema)
+    decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}, top-p {args.top_p}"
     info = {"model": model_arg, "base_weights": base_weights, "adapter": str(args.adapter) if args.adapter else None,
-            "decoding": "greedy" if args.temperature == 0 else f"temperature {args.temperature}, top-p {args.top_p}"}
+            "decoding": decoding + (", unconstrained" if args.unconstrained else ", constrained to the emission schema")}
     runs = []
     if args.compare:
         def base(messages_list):
@@ -185,6 +187,8 @@ def register(sub) -> None:
     e.add_argument("--limit", type=int, default=None, help="only the first N examples")
     e.add_argument("--batch-size", type=int, default=8, help="torch: prompts generated together (8)")
     e.add_argument("--max-new-tokens", type=int, default=160)
+    e.add_argument("--unconstrained", action="store_true",
+                   help="torch and browser: do not constrain answers to the domain's JSON schema (the demo does)")
     e.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     e.add_argument("--top-p", type=float, default=1.0)
     e.add_argument("--seed", type=int, default=0)

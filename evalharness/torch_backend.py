@@ -50,8 +50,9 @@ def prompt_ids(tokenizer, conv: dict, messages: list[dict]) -> list[int]:
 
 
 def generate_ids(model, tokenizer, conv: dict, prompts: list[list[int]], sampling: Sampling,
-                 batch_size: int = 8) -> list[tuple[list[int], float]]:
-    """Generated token ids (stop token excluded) and per-example seconds for each prompt, batched by length."""
+                 batch_size: int = 8, constraint=None) -> list[tuple[list[int], float]]:
+    """Generated token ids (stop token excluded) and per-example seconds for each prompt, batched by length;
+    `constraint` (a SchemaConstraint) limits the tokens to those its JSON schema allows."""
     import torch
 
     stop_ids = list(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
@@ -74,6 +75,8 @@ def generate_ids(model, tokenizer, conv: dict, prompts: list[list[int]], samplin
             kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if constraint is not None:
+            kwargs["logits_processor"] = [constraint.processor()]
         began = time.perf_counter()
         with torch.no_grad():
             out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs)
@@ -88,13 +91,20 @@ def generate_ids(model, tokenizer, conv: dict, prompts: list[list[int]], samplin
     return results
 
 
-def torch_backend(model, tokenizer, conv: dict, sampling: Sampling | None = None, batch_size: int = 8):
-    """A `Backend` over a loaded model."""
+def torch_backend(model, tokenizer, conv: dict, sampling: Sampling | None = None, batch_size: int = 8,
+                  schema: dict | None = None):
+    """A `Backend` over a loaded model; `schema` constrains every answer (the domain's emission schema)."""
     sampling = sampling or Sampling()
+    constraint = None
+    if schema is not None:
+        from evalharness.constrained import SchemaConstraint
+
+        stop_ids = list(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
+        constraint = SchemaConstraint(tokenizer, model.config.vocab_size, schema, stop_ids)
 
     def generate(messages_list: list[list[dict]]) -> list[Generation]:
         prompts = [prompt_ids(tokenizer, conv, m) for m in messages_list]
-        outputs = generate_ids(model, tokenizer, conv, prompts, sampling, batch_size)
+        outputs = generate_ids(model, tokenizer, conv, prompts, sampling, batch_size, constraint)
         return [Generation(tokenizer.decode(ids, skip_special_tokens=True), seconds, len(p), len(ids))
                 for p, (ids, seconds) in zip(prompts, outputs)]
 

@@ -47,6 +47,29 @@ def test_batched_generation_keeps_each_prompts_ids_and_answers(domain, tiny):
     assert [ids for ids, _ in batched] == [ids for ids, _ in alone]
 
 
+def test_schema_constraint_makes_a_random_model_answer_in_schema(domain, tiny):
+    """A random tiny model writes garbage; constrained to a schema it can only write what the schema allows."""
+    from evalharness.torch_backend import Sampling, torch_backend
+
+    model, tokenizer, conv = tiny
+    schema = {"type": "object", "properties": {"mode": {"enum": ["2D", "3D", "COLUMBUS_VIEW"]}},
+              "required": ["mode"], "additionalProperties": False}
+    messages = _messages(domain, ["fly to Paris", "zoom in a lot please", "2D", "show the globe", "set time"])
+    sampling = Sampling(max_new_tokens=40)
+    free = [g.text for g in torch_backend(model, tokenizer, conv, sampling)(messages)]
+    constrained = [g.text for g in torch_backend(model, tokenizer, conv, sampling, schema=schema)(messages)]
+    assert not any(_parses_to_mode(t) for t in free)
+    assert all(_parses_to_mode(t) for t in constrained), constrained
+
+
+def _parses_to_mode(text: str) -> bool:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(value, dict) and list(value) == ["mode"] and value["mode"] in ("2D", "3D", "COLUMBUS_VIEW")
+
+
 def test_parse_and_execute(domain):
     gazetteer = load_gazetteer(domain)
     assert parse_json_text(' ```json\n{"a": 1}\n``` ')[0] == {"a": 1}

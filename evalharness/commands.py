@@ -45,7 +45,8 @@ def open_runs(args, domain):
         if not args.endpoint:
             raise WebslmError("--backend endpoint needs --endpoint URL")
         generate = endpoint_backend(args.endpoint, args.endpoint_model, args.max_new_tokens, args.temperature,
-                                    args.top_p, args.seed, json_mode=args.json_mode)
+                                    args.top_p, args.seed, json_mode=args.json_mode,
+                                    schema=None if args.unconstrained else domain.emission_schema())
         yield [Run("endpoint", generate, {"endpoint": args.endpoint})]
         return
 
@@ -182,7 +183,8 @@ def register(sub) -> None:
                         "(default: what --adapter was trained against, else float)")
     e.add_argument("--endpoint", default=None, help="OpenAI-compatible server URL (implies --backend endpoint)")
     e.add_argument("--endpoint-model", default=None, help="`model` field sent to the endpoint")
-    e.add_argument("--json-mode", action="store_true", help="send response_format {type: json_object}")
+    e.add_argument("--json-mode", action="store_true", help="send response_format {type: json_object} with the emission schema (--unconstrained: "
+                        "without it)")
     e.add_argument("--domain", default="cesium")
     e.add_argument("--limit", type=int, default=None, help="only the first N examples")
     e.add_argument("--batch-size", type=int, default=8, help="torch: prompts generated together (8)")

@@ -13,14 +13,18 @@ import json
 class SchemaConstraint:
     """Compiles a JSON schema once for a tokenizer; `processor()` gives a fresh logits processor per generate()."""
 
-    def __init__(self, tokenizer, vocab_size: int, schema: dict, stop_token_ids: list[int]):
+    def __init__(self, tokenizer, vocab_size: int, schema: dict | None, stop_token_ids: list[int]):
+        """schema None: any JSON value."""
         import xgrammar as xgr
 
         info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids)
+        compiler = xgr.GrammarCompiler(info)
+        if schema is None:
+            self.grammar = compiler.compile_builtin_json_grammar()
+            return
         # The training data's separators (json.dumps' ", " and ": ") and no other whitespace: a model that drifts
         # cannot pad an answer with blanks until max_new_tokens.
-        self.grammar = xgr.GrammarCompiler(info).compile_json_schema(
-            json.dumps(schema), any_whitespace=False, separators=(", ", ": "))
+        self.grammar = compiler.compile_json_schema(json.dumps(schema), any_whitespace=False, separators=(", ", ": "))
 
     def processor(self):
         from xgrammar.contrib.hf import LogitsProcessor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from evalharness.predict import Generation
@@ -28,14 +29,16 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
 
 def endpoint_backend(url: str, model: str | None = None, max_tokens: int = 160, temperature: float = 0.0,
                      top_p: float = 1.0, seed: int | None = None, json_mode: bool = False, timeout: float = 300.0,
-                     api_key: str | None = None):
-    """A `Backend` posting each example to `url`; HTTP failures become scored empty answers, not crashes."""
+                     api_key: str | None = None, schema: dict | None = None):
+    """A `Backend` posting each example to `url`; HTTP failures become scored empty answers, not crashes.
+    json_mode asks for JSON (response_format json_object), constrained to `schema` when given (web-llm's form)."""
     import httpx
 
     target = chat_completions_url(url)
     check_reachable(url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     client = httpx.Client(timeout=timeout, headers=headers)
+    schema_text = json.dumps(schema) if schema is not None else None
 
     def generate(messages_list: list[list[dict]]) -> list[Generation]:
         out = []
@@ -45,7 +48,7 @@ def endpoint_backend(url: str, model: str | None = None, max_tokens: int = 160, 
             if seed is not None:
                 body["seed"] = seed
             if json_mode:
-                body["response_format"] = {"type": "json_object"}
+                body["response_format"] = {"type": "json_object", **({"schema": schema_text} if schema_text else {})}
             began = time.perf_counter()
             try:
                 response = client.post(target, json=body)

@@ -2,12 +2,14 @@
 --endpoint` and any OpenAI client. Prompts are built as web-llm builds them (encode_prompt), so the endpoint sees
 the same token ids as the torch backend and the browser. Loopback only unless --host says otherwise.
 
-`response_format` is accepted loosely: {"type": "json_object"} (with or without a schema) only marks, in the
-response, whether the answer parses as JSON (`webslm.json_valid`); no constrained decoding here.
+`response_format` constrains the answer as web-llm does: {"type": "json_object"} to any JSON, with "schema" (a JSON
+Schema, as an object or as JSON text, web-llm's form) to that schema; OpenAI's {"type": "json_schema",
+"json_schema": {"schema": ...}} too. The response says whether the answer parses as JSON (`webslm.json_valid`).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -41,6 +43,35 @@ def create_app(model, tokenizer, conv: dict, model_name: str = "webslm"):
 
     app = FastAPI(title="webslm serve-api")
     lock = threading.Lock()  # one generation at a time: the model is not re-entrant and CPU cores are few
+    constraints: dict[str, object] = {}  # schema JSON -> compiled constraint (compiling takes ~1 s)
+
+    def constraint_for(response_format: dict | None):
+        from evalharness.constrained import SchemaConstraint
+
+        kind = (response_format or {}).get("type", "text")
+        if kind == "text":
+            return None
+        if kind == "json_object":
+            schema = response_format.get("schema")
+        elif kind == "json_schema":
+            schema = (response_format.get("json_schema") or {}).get("schema")
+            if schema is None:
+                raise HTTPException(400, "response_format json_schema needs json_schema.schema")
+        else:
+            raise HTTPException(400, f"response_format type {kind!r} is not one of text, json_object, json_schema")
+        if isinstance(schema, str):
+            try:
+                schema = json.loads(schema)
+            except json.JSONDecodeError as e:
+                raise HTTPException(400, f"response_format schema is not JSON: {e.msg} at column {e.colno}")
+        key = json.dumps(schema, sort_keys=True)
+        if key not in constraints:
+            stop_ids = list(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
+            try:
+                constraints[key] = SchemaConstraint(tokenizer, model.config.vocab_size, schema, stop_ids)
+            except (RuntimeError, ValueError) as e:
+                raise HTTPException(400, f"response_format schema cannot be compiled: {str(e).splitlines()[0]}")
+        return constraints[key]
 
     @app.get("/v1/models")
     def models():
@@ -69,8 +100,9 @@ def create_app(model, tokenizer, conv: dict, model_name: str = "webslm"):
                             top_p=request.top_p if request.top_p is not None else 1.0, seed=request.seed or 0)
         ids = prompt_ids(tokenizer, conv, messages)
         with lock:
+            constraint = constraint_for(request.response_format)
             began = time.perf_counter()
-            [(new, _)] = generate_ids(model, tokenizer, conv, [ids], sampling, batch_size=1)
+            [(new, _)] = generate_ids(model, tokenizer, conv, [ids], sampling, batch_size=1, constraint=constraint)
             seconds = time.perf_counter() - began
         text = tokenizer.decode(new, skip_special_tokens=True)
         body = {

@@ -47,13 +47,16 @@ def test_batched_generation_keeps_each_prompts_ids_and_answers(domain, tiny):
     assert [ids for ids, _ in batched] == [ids for ids, _ in alone]
 
 
+MODE_SCHEMA = {"type": "object", "properties": {"mode": {"enum": ["2D", "3D", "COLUMBUS_VIEW"]}},
+               "required": ["mode"], "additionalProperties": False}
+
+
 def test_schema_constraint_makes_a_random_model_answer_in_schema(domain, tiny):
     """A random tiny model writes garbage; constrained to a schema it can only write what the schema allows."""
     from evalharness.torch_backend import Sampling, torch_backend
 
     model, tokenizer, conv = tiny
-    schema = {"type": "object", "properties": {"mode": {"enum": ["2D", "3D", "COLUMBUS_VIEW"]}},
-              "required": ["mode"], "additionalProperties": False}
+    schema = MODE_SCHEMA
     messages = _messages(domain, ["fly to Paris", "zoom in a lot please", "2D", "show the globe", "set time"])
     sampling = Sampling(max_new_tokens=40)
     free = [g.text for g in torch_backend(model, tokenizer, conv, sampling)(messages)]
@@ -199,6 +202,17 @@ def test_eval_endpoint_against_our_serve_api(tmp_path, domain, tiny):
             "response_format": {"type": "json_object"}}).json()
         assert reply["object"] == "chat.completion" and reply["usage"]["completion_tokens"] <= 4
         assert reply["webslm"]["json_valid"] in (True, False)
+        # a schema constrains the random model's answer, in web-llm's form (schema as text) and in OpenAI's
+        for response_format in ({"type": "json_object", "schema": json.dumps(MODE_SCHEMA)},
+                                {"type": "json_schema", "json_schema": {"name": "mode", "schema": MODE_SCHEMA}}):
+            reply = httpx.post(f"{url}/v1/chat/completions", json={
+                "messages": [{"role": "user", "content": "zoom in"}], "max_tokens": 40,
+                "response_format": response_format}).json()
+            assert _parses_to_mode(reply["choices"][0]["message"]["content"]) and reply["webslm"]["json_valid"]
+        bad = httpx.post(f"{url}/v1/chat/completions", json={
+            "messages": [{"role": "user", "content": "zoom in"}], "response_format": {"type": "json_object",
+                                                                                     "schema": "{not json"}})
+        assert bad.status_code == 400 and "schema is not JSON" in bad.text
         assert httpx.post(f"{url}/v1/chat/completions", json={"messages": [], "stream": True}).status_code in (400, 422)
     finally:
         server.should_exit = True

@@ -57,7 +57,8 @@ def register(sub) -> None:
     p.add_argument("--grad-accum", dest="grad_accum", type=int, default=None, help=f"({d.grad_accum})")
     p.add_argument("--max-length", dest="max_length", type=int, default=None, help=f"tokens per record ({d.max_length})")
     p.add_argument("--group-by-length", dest="group_by_length", default=None, action=argparse.BooleanOptionalAction,
-                   help=f"batch records of similar length: less padding ({d.group_by_length})")
+                   help=f"batch records of similar length: less padding, but each batch then holds one tool and "
+                        f"tool accuracy drops ({d.group_by_length})")
     p.add_argument("--weight-decay", dest="weight_decay", type=float, default=None, help=f"({d.weight_decay})")
     p.add_argument("--save-steps", dest="save_steps", type=int, default=None, help=f"checkpoint every N steps ({d.save_steps})")
     p.add_argument("--save-total-limit", dest="save_total_limit", type=int, default=None, help=f"({d.save_total_limit})")

@@ -50,9 +50,10 @@ class TrainConfig:
     batch_size: int = 8
     grad_accum: int = 1
     max_length: int = 512
-    # Batch records of similar length: records run 71-366 tokens (cesium), and padding every batch to its longest
-    # record costs time and memory.
-    group_by_length: bool = True
+    # Batches of similar length pad less (cesium records run 40-340 tokens), but similar length means the same tool
+    # (routes are long, scene modes short): the tool choice then swings batch to batch. Measured: 150 steps with it,
+    # 50 % right tool on held-out cesium (teacher-forced loss 0.11, fine on everything but the tool token).
+    group_by_length: bool = False
     weight_decay: float = 0.0
     save_steps: int = 50
     save_total_limit: int = 2

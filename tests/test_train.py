@@ -71,6 +71,15 @@ def test_qwen2_trains(tmp_path):
     assert manifest["steps"] == 2
 
 
+def test_rebalanced_batches_train_deterministically(tmp_path):
+    """batching=rebalance (random records per step, split by length into micro-batches) with gradient accumulation."""
+    runs = [train_lora(_config(tmp_path, name, max_steps=3, batch_size=4, grad_accum=2, batching="rebalance"),
+                       progress=False) for name in ("r1", "r2")]
+    assert runs[0]["steps"] == 3 and runs[0]["config"]["batching"] == "rebalance"
+    a, b = _adapter_tensors(tmp_path / "r1"), _adapter_tensors(tmp_path / "r2")
+    assert all((a[k] == b[k]).all() for k in a) and runs[0]["final_loss"] == runs[1]["final_loss"]
+
+
 def test_resume_after_a_killed_process_reaches_the_same_step_count(tmp_path):
     config = _config(tmp_path, max_steps=30, save_steps=3, batch_size=2)
     cmd = [sys.executable, "-m", "webslm.cli", "train", config.train_file, "--out", config.out, "--model",
@@ -167,6 +176,8 @@ def test_config_file_and_flags(tmp_path):
         make_config(tmp_path / "bad.json")
     with pytest.raises(WebslmError, match="batch-size"):
         make_config(None, batch_size=0)
+    with pytest.raises(WebslmError, match="batching 'sorted' is not one of random, rebalance, grouped"):
+        make_config(None, batching="sorted")
 
 
 def test_out_of_memory_names_the_flags_to_lower(tmp_path, monkeypatch):

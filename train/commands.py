@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from convert.quantize import BASE_WEIGHTS
-from train.lora import TrainConfig
+from train.lora import SAMPLING_STRATEGIES, TrainConfig
 
 _DEFAULTS = TrainConfig()
 
@@ -56,9 +55,10 @@ def register(sub) -> None:
     p.add_argument("--batch-size", dest="batch_size", type=int, default=None, help=f"({d.batch_size})")
     p.add_argument("--grad-accum", dest="grad_accum", type=int, default=None, help=f"({d.grad_accum})")
     p.add_argument("--max-length", dest="max_length", type=int, default=None, help=f"tokens per record ({d.max_length})")
-    p.add_argument("--group-by-length", dest="group_by_length", default=None, action=argparse.BooleanOptionalAction,
-                   help=f"batch records of similar length: less padding, but each batch then holds one tool and "
-                        f"tool accuracy drops ({d.group_by_length})")
+    p.add_argument("--batching", default=None, choices=list(SAMPLING_STRATEGIES),
+                   help="random: random batches; rebalance: each step's records at random, split by length into "
+                        "--grad-accum micro-batches that pad little; grouped: batches of similar length (one tool "
+                        f"each: tool accuracy drops) ({d.batching})")
     p.add_argument("--weight-decay", dest="weight_decay", type=float, default=None, help=f"({d.weight_decay})")
     p.add_argument("--save-steps", dest="save_steps", type=int, default=None, help=f"checkpoint every N steps ({d.save_steps})")
     p.add_argument("--save-total-limit", dest="save_total_limit", type=int, default=None, help=f"({d.save_total_limit})")

@@ -29,6 +29,9 @@ OOM_HINT = ("out of memory: lower --batch-size (and raise --grad-accum to keep t
             "--max-length, or lower --lora-r")
 
 
+SAMPLING_STRATEGIES = {"random": "random", "rebalance": "batch_rebalance", "grouped": "group_by_length"}
+
+
 @dataclass
 class TrainConfig:
     """Every value a run needs. Defaults < config file (--config, JSON or TOML) < command-line flags."""
@@ -50,10 +53,12 @@ class TrainConfig:
     batch_size: int = 8
     grad_accum: int = 1
     max_length: int = 512
-    # Batches of similar length pad less (cesium records run 40-340 tokens), but similar length means the same tool
-    # (routes are long, scene modes short): the tool choice then swings batch to batch. Measured: 150 steps with it,
-    # 50 % right tool on held-out cesium (teacher-forced loss 0.11, fine on everything but the tool token).
-    group_by_length: bool = False
+    # How records become batches. "random": each batch drawn at random, padded to its longest record (cesium records
+    # run 40-340 tokens). "rebalance": each optimizer step's records (batch_size x grad_accum) are drawn at random,
+    # then split by length into micro-batches that pad little (transformers' batch_rebalance). "grouped": batches of
+    # similar length across hundreds of records; similar length means the same tool (routes are long, scene modes
+    # short), so the tool choice swings batch to batch: 150 steps grouped gave 50 % right tool on held-out cesium.
+    batching: str = "random"
     weight_decay: float = 0.0
     save_steps: int = 50
     save_total_limit: int = 2
@@ -97,6 +102,8 @@ def make_config(file: Path | None = None, **flags) -> TrainConfig:
             raise WebslmError(f"{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
     if config.learning_rate <= 0 or (config.max_steps <= 0 and config.epochs <= 0):
         raise WebslmError("learning rate and epochs (or --max-steps) must be positive")
+    if config.batching not in SAMPLING_STRATEGIES:
+        raise WebslmError(f"batching {config.batching!r} is not one of {', '.join(SAMPLING_STRATEGIES)}")
     return config
 
 
@@ -366,7 +373,7 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
         warmup_steps=max(0, round(config.warmup_ratio * total)),
         weight_decay=config.weight_decay,
         max_length=config.max_length,
-        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        train_sampling_strategy=SAMPLING_STRATEGIES[config.batching],
         assistant_only_loss=True,
         gradient_checkpointing=False,  # trl turns it on by default; on CPU memory is not the limit, time is
         logging_steps=config.logging_steps,

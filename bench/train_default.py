@@ -1,10 +1,11 @@
 """Benchmark: fine-tune the embedded SmolLM2-135M-Instruct on generated data and evaluate on the held-out test split
 (unseen places and phrasings), base-with-system-prompt vs fine-tuned, with the same metrics every backend uses.
 
-    python bench/train_default.py [--n 800] [--max-steps 70] [--eval-limit 60] [--work DIR]
+    python bench/train_default.py [--n 3000] [--max-steps 85] [--eval-limit 100] [--work DIR]
 
 Prints one table (valid JSON, right tool, right arguments, exact; base vs fine-tuned and their ratio), training
-time, s/step and the peak RSS of each stage; writes DIR/bench.json. Target: training <= 15 min on 2 CPU cores.
+time, s/step and the peak RSS of each stage; writes DIR/bench.json. Trains with `webslm demo`'s recipe
+(webslm.pipeline.train_recipe). Target: training <= 15 min on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from webslm.pipeline import DEFAULT_TRAIN_STEPS, train_recipe
 
 
 def stage(name: str, argv: list[str], log) -> dict:
@@ -33,9 +36,9 @@ def stage(name: str, argv: list[str], log) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=800, help="records to generate before the split")
-    parser.add_argument("--max-steps", type=int, default=70, help="training steps at batch 8")
-    parser.add_argument("--eval-limit", type=int, default=60, help="test examples evaluated per run")
+    parser.add_argument("--n", type=int, default=3000, help="records to generate before the split")
+    parser.add_argument("--max-steps", type=int, default=DEFAULT_TRAIN_STEPS, help="training steps of 16 records")
+    parser.add_argument("--eval-limit", type=int, default=100, help="test examples evaluated per run")
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--work", type=Path, default=Path("bench-out/train_default"))
     parser.add_argument("--seed", type=int, default=1)
@@ -49,7 +52,7 @@ def main() -> int:
                                                  "--out", str(work / "all.jsonl")], log)
         timings["split"] = stage("split", ["data", "split", str(work / "all.jsonl"), "--out", str(work / "split")], log)
         timings["train"] = stage("train", ["train", str(work / "split/train.jsonl"), "--out", str(work / "adapter"),
-                                           "--max-steps", str(args.max_steps), "--save-steps", "25",
+                                           *train_recipe(args.max_steps), "--save-steps", "25",
                                            "--seed", str(args.seed), "--threads", str(args.threads)], log)
         timings["eval"] = stage("eval", ["eval", str(work / "split/test.jsonl"), "--adapter", str(work / "adapter"),
                                          "--compare", "--limit", str(args.eval_limit), "--max-new-tokens",

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 
-from evalharness.torch_backend import Sampling, generate_ids, prompt_ids
+from evalharness.torch_backend import Sampling, generate_ids, prompt_ids, stop_token_ids
 from pydantic import BaseModel, ConfigDict
 
 
@@ -66,9 +66,9 @@ def create_app(model, tokenizer, conv: dict, model_name: str = "webslm"):
                 raise HTTPException(400, f"response_format schema is not JSON: {e.msg} at column {e.colno}")
         key = json.dumps(schema, sort_keys=True)
         if key not in constraints:
-            stop_ids = list(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
             try:
-                constraints[key] = SchemaConstraint(tokenizer, model.config.vocab_size, schema, stop_ids)
+                constraints[key] = SchemaConstraint(tokenizer, model.config.vocab_size, schema,
+                                                    stop_token_ids(tokenizer, conv))
             except (RuntimeError, ValueError) as e:
                 raise HTTPException(400, f"response_format schema cannot be compiled: {str(e).splitlines()[0]}")
         return constraints[key]

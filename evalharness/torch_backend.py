@@ -49,13 +49,17 @@ def prompt_ids(tokenizer, conv: dict, messages: list[dict]) -> list[int]:
     return encode_prompt(tokenizer, conv, system, rest)
 
 
+def stop_token_ids(tokenizer, conv: dict) -> list[int]:
+    return list(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
+
+
 def generate_ids(model, tokenizer, conv: dict, prompts: list[list[int]], sampling: Sampling,
                  batch_size: int = 8, constraint=None) -> list[tuple[list[int], float]]:
     """Generated token ids (stop token excluded) and per-example seconds for each prompt, batched by length;
     `constraint` (a SchemaConstraint) limits the tokens to those its JSON schema allows."""
     import torch
 
-    stop_ids = list(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
+    stop_ids = stop_token_ids(tokenizer, conv)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     device = next(model.parameters()).device
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -99,8 +103,7 @@ def torch_backend(model, tokenizer, conv: dict, sampling: Sampling | None = None
     if schema is not None:
         from evalharness.constrained import SchemaConstraint
 
-        stop_ids = list(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
-        constraint = SchemaConstraint(tokenizer, model.config.vocab_size, schema, stop_ids)
+        constraint = SchemaConstraint(tokenizer, model.config.vocab_size, schema, stop_token_ids(tokenizer, conv))
 
     def generate(messages_list: list[list[dict]]) -> list[Generation]:
         prompts = [prompt_ids(tokenizer, conv, m) for m in messages_list]

@@ -23,8 +23,8 @@ DOMAINS = ("cesium", "cad")
 
 
 # The default adapter's recipe: steps of 16 records (4 x 4 accumulated, rebalanced by length) at lr 1e-3, measured
-# in the README (cesium: 87 % right tool on held-out commands). Micro-batches of 4 pad less than 8 x 2: the same first
-# 30 steps took 263 s instead of 417 s. bench/train_default.py uses it too.
+# in the README (cesium: 12.7 min on 2 cores, 87 % right tool on held-out commands; as 8 x 2 micro-batches, which pad
+# more, 21 min). bench/train_default.py uses it too.
 DEFAULT_TRAIN_STEPS = 85
 
 

@@ -39,14 +39,14 @@ def open_runs(args, domain):
     """Runs of the torch and endpoint backends (the browser backend has its own `open_runs`)."""
     from evalharness.predict import Run
 
+    schema = None if args.unconstrained else domain.emission_schema()
     if args.backend == "endpoint":
         from evalharness.endpoint import endpoint_backend
 
         if not args.endpoint:
             raise WebslmError("--backend endpoint needs --endpoint URL")
         generate = endpoint_backend(args.endpoint, args.endpoint_model, args.max_new_tokens, args.temperature,
-                                    args.top_p, args.seed, json_mode=args.json_mode,
-                                    schema=None if args.unconstrained else domain.emission_schema())
+                                    args.top_p, args.seed, json_mode=args.json_mode, schema=schema)
         yield [Run("endpoint", generate, {"endpoint": args.endpoint})]
         return
 
@@ -64,11 +64,11 @@ def open_runs(args, domain):
     base_weights = args.base_weights or adapter_base_weights(args.adapter)
     model, tokenizer, conv = load_model(model_arg, args.adapter, args.device, base_weights)
     sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
-    schema = None if args.unconstrained else domain.emission_schema()
     tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size, schema)
     decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}, top-p {args.top_p}"
+    decoding += ", unconstrained" if schema is None else ", constrained to the emission schema"
     info = {"model": model_arg, "base_weights": base_weights, "adapter": str(args.adapter) if args.adapter else None,
-            "decoding": decoding + (", unconstrained" if args.unconstrained else ", constrained to the emission schema")}
+            "decoding": decoding}
     runs = []
     if args.compare:
         def base(messages_list):
@@ -183,8 +183,8 @@ def register(sub) -> None:
                         "(default: what --adapter was trained against, else float)")
     e.add_argument("--endpoint", default=None, help="OpenAI-compatible server URL (implies --backend endpoint)")
     e.add_argument("--endpoint-model", default=None, help="`model` field sent to the endpoint")
-    e.add_argument("--json-mode", action="store_true", help="send response_format {type: json_object} with the emission schema (--unconstrained: "
-                        "without it)")
+    e.add_argument("--json-mode", action="store_true",
+                   help="send response_format {type: json_object} with the emission schema (without it: --unconstrained)")
     e.add_argument("--domain", default="cesium")
     e.add_argument("--limit", type=int, default=None, help="only the first N examples")
     e.add_argument("--batch-size", type=int, default=8, help="torch: prompts generated together (8)")

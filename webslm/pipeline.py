@@ -62,7 +62,8 @@ def pipeline_steps(cfg: PipelineConfig) -> list[tuple[str, Path, list[str]]]:
                        "--out", str(data / "split")]))
         steps.append((f"train the {domain} adapter", w / "runs" / domain / "webslm-run.json",
                       ["train", str(data / "split" / "train.jsonl"), "--domain", domain, "--out",
-                       str(w / "runs" / domain), *train_recipe(cfg.train_steps), "--lora-r", str(cfg.lora_rank), "--lora-alpha", str(2 * cfg.lora_rank), "--seed", str(cfg.seed)]
+                       str(w / "runs" / domain), *train_recipe(cfg.train_steps), "--lora-r", str(cfg.lora_rank),
+                       "--lora-alpha", str(2 * cfg.lora_rank), "--seed", str(cfg.seed)]
                       + (["--resume"] if (w / "runs" / domain / "checkpoints").is_dir() else [])))
     for quant, base_id in base_ids.items():
         steps.append((f"convert the base ({quant}, LoRA rank {cfg.lora_rank})",

@@ -103,7 +103,8 @@ export function groundCall(output, tools, gazetteer) {
     return out;
   }
   if (output === null || typeof output !== "object" || Array.isArray(output)) return { call: output, problems };
-  const tool = typeof output.tool === "string" && Object.prototype.hasOwnProperty.call(tools, output.tool) ? tools[output.tool] : null;
+  const known = typeof output.tool === "string" && Object.prototype.hasOwnProperty.call(tools, output.tool);
+  const tool = known ? tools[output.tool] : null;
   const call = {};
   for (const [k, v] of Object.entries(output)) call[k] = walk(v, k === "arguments" && tool ? tool.parameters : null, k);
   return { call, problems };

@@ -1,8 +1,8 @@
 // A JSON Schema validator for the subset our tool schemas and the emission schema use: type, properties,
 // required, additionalProperties:false, minimum/maximum/exclusiveMinimum/exclusiveMaximum, enum, const, not,
 // anyOf, minItems/maxItems, items, minLength/maxLength, minProperties, format:date-time (x-unit is an annotation
-// for grounding). An unknown keyword is an
-// error, so a new schema feature cannot be silently ignored in the browser while Python enforces it.
+// for grounding). An unknown keyword is an error, so a new schema feature cannot be silently ignored in the browser
+// while Python enforces it.
 
 const KNOWN = new Set(["type", "properties", "required", "additionalProperties", "minimum", "maximum",
   "exclusiveMinimum", "exclusiveMaximum", "enum", "const", "not", "anyOf", "minItems", "maxItems", "items",

@@ -57,7 +57,7 @@ def main() -> int:
                                       {"role": "user", "content": args.command}], temperature=0,
                                      max_tokens=args.max_tokens, response_format={
                                          "type": "json_object", "schema": json.dumps(domain.emission_schema())})
-                outcome = execute_output(reply["text"], domain, load_gazetteer(domain))
+                outcome = execute_output(reply["text"], domain, load_gazetteer(domain), args.command)
                 row["command"] = {"text": reply["text"], "call": outcome["call"], "stage": outcome["stage"],
                                   "reason": outcome["reason"], "usage": reply["usage"]}
                 extra = reply["usage"].get("extra") or {}

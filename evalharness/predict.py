@@ -101,8 +101,9 @@ def parse_json_text(text: str):
     return value, None
 
 
-def execute_output(text: str, domain, gazetteer) -> dict:
-    """What the globe would run for this text: {"parsed", "call", "stage", "reason"}; stage "ok" or where it failed."""
+def execute_output(text: str, domain, gazetteer, request: str | None = None) -> dict:
+    """What the globe would run for this answer to `request`: {"parsed", "call", "stage", "reason"}; stage "ok" or
+    where it failed."""
     from webslm.grounding import ground_call
 
     parsed, error = parse_json_text(text)
@@ -111,7 +112,7 @@ def execute_output(text: str, domain, gazetteer) -> dict:
     problems = domain.check_emission(parsed)
     if problems:
         return {"parsed": parsed, "call": None, "stage": "schema", "reason": "; ".join(map(str, problems[:3]))}
-    call, problems = ground_call(parsed, domain, gazetteer)
+    call, problems = ground_call(parsed, domain, gazetteer, request)
     if problems:
         return {"parsed": parsed, "call": None, "stage": "grounding", "reason": "; ".join(map(str, problems[:3]))}
     problems = domain.check_call(call)
@@ -131,7 +132,7 @@ def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progres
     gazetteer = load_gazetteer(domain)
     references = []
     for ex in examples:
-        ref = execute_output(ex.reference_text, domain, gazetteer)
+        ref = execute_output(ex.reference_text, domain, gazetteer, ex.instruction)
         if ref["call"] is None:
             raise WebslmError(f"{ex.where}: the reference output does not execute ({ref['stage']}: {ref['reason']})")
         references.append(ref)
@@ -163,7 +164,7 @@ def _generate_rows(examples, references, run, domain, gazetteer, chunk, bar, row
             raise RuntimeError(f"backend {run.name} returned {len(generations)} answers for {len(batch)} prompts")
         for ex, ref, gen in zip(batch, references[start:start + chunk], generations):
             seconds = gen.seconds if gen.seconds is not None else (time.perf_counter() - began) / len(batch)
-            outcome = execute_output(gen.text, domain, gazetteer)
+            outcome = execute_output(gen.text, domain, gazetteer, ex.instruction)
             valid_json = outcome["stage"] != "json"
             if gen.error:
                 outcome["stage"], outcome["reason"] = "backend", gen.error

@@ -82,25 +82,35 @@ def test_js_grounding_agrees_with_python(page):
     assert len(names) >= 50 and resolved >= 40  # the list exercises real matches, not only misses
 
 
+ROUTE = "plot a polygon around Las Vegas / Shunyi / arabi / Ongole / Cologne / Rio de Janeiro, thanks!"
+
+
 def test_js_ground_call_agrees_with_python(page):
     domain = load_domain("cesium")
     gazetteer = Gazetteer.load(domain.gazetteer_path)
-    outputs = [
-        {"tool": "flyTo", "arguments": {"place": "Bombay", "height": 5000}},
-        {"tool": "flyTo", "arguments": {"place": "Bombay", "height": "4.4 km"}},
-        {"tool": "addPolyline", "arguments": {"positions": [{"place": "Paris"}, {"place": "Japan"},
-                                                            {"longitude": 1, "latitude": 2}], "color": "red"}},
-        {"tool": "addCircle", "arguments": {"place": "Nowhere Land", "radius": "15-mile"}},
-        {"tool": "addCircle", "arguments": {"place": "Lima", "radius": "15 parsecs"}},
-        {"tool": "addPolygon", "arguments": {"positions": [{"place": "Lima"}] * 3, "extrudedHeight": "high"}},
-        {"tool": "addPoint", "arguments": {"place": 42}},
-        {"tool": "addPoint", "arguments": {"place": "Lima", "longitude": 5}},
-        {"tool": "noSuchTool", "arguments": {"place": "Lima", "radius": "1 km"}},
-        ["not", "a", "call"],
+    cases = [  # (model output, the request it answers)
+        ({"tool": "flyTo", "arguments": {"place": "Bombay", "height": 5000}}, None),
+        ({"tool": "flyTo", "arguments": {"place": "Bombay", "height": "4.4 km"}}, "fly to Bombay at 4.4 km"),
+        ({"tool": "addPolyline", "arguments": {"positions": [{"place": "Paris"}, {"place": "Japan"},
+                                                             {"longitude": 1, "latitude": 2}], "color": "red"}}, None),
+        ({"tool": "addCircle", "arguments": {"place": "Nowhere Land", "radius": "15-mile"}}, None),
+        ({"tool": "addCircle", "arguments": {"place": "Lima", "radius": "15 parsecs"}}, None),
+        ({"tool": "addPolygon", "arguments": {"positions": [{"place": "Lima"}] * 3, "extrudedHeight": "high"}}, None),
+        ({"tool": "addPoint", "arguments": {"place": 42}}, None),
+        ({"tool": "addPoint", "arguments": {"place": "Lima", "longitude": 5}}, None),
+        ({"tool": "noSuchTool", "arguments": {"place": "Lima", "radius": "1 km"}}, None),
+        (["not", "a", "call"], None),
+        # slips in copied names: repaired from the request's words, or left (too far, no request)
+        ({"tool": "addPolygon", "arguments": {"positions": [
+            {"place": "Orgole"}, {"place": "Shuni"}, {"place": "Rio de Janiero"}, {"place": "Cologn"},
+            {"place": "Las Vega"}, {"place": "Ozzzzz"}, {"place": "Paris"}]}}, ROUTE),
+        ({"tool": "flyTo", "arguments": {"place": "Orgole"}}, None),
+        ({"tool": "flyTo", "arguments": {"place": "Lama"}}, "  fly to \u201cLima\u201d!  "),
     ]
-    js = page.evaluate("outs => outs.map(o => window.__g.groundCall(o, window.__tools, window.__gaz))", outputs)
-    for output, result in zip(outputs, js):
-        call, problems = ground_call(output, domain, gazetteer)
+    js = page.evaluate("cases => cases.map(([o, r]) => window.__g.groundCall(o, window.__tools, window.__gaz, r))",
+                       cases)
+    for (output, request), result in zip(cases, js):
+        call, problems = ground_call(output, domain, gazetteer, request)
         assert result["call"] == call
         same_quotes = lambda message: message.replace('"', "'")  # noqa: E731 (JSON.stringify vs repr)
         assert [(p["field"], same_quotes(p["message"])) for p in result["problems"]] == [
@@ -108,6 +118,20 @@ def test_js_ground_call_agrees_with_python(page):
     assert js[1]["call"]["arguments"]["height"] == 4400
     assert [p["field"] for r in js[3:6] for p in r["problems"]] == [
         "arguments.place", "arguments.radius", "arguments.extrudedHeight"]
+    assert [p["field"] for p in js[10]["problems"]] == ["arguments.positions[5].place"]  # the rest repaired
+    assert js[12]["problems"] == [] and js[11]["problems"] != []
+
+
+def test_js_request_spans_and_edit_distance_agree_with_python(page):
+    from webslm.grounding import edit_distance, request_spans
+
+    texts = [ROUTE, 'pin "Base Camp" at Paris, France!', "  ", "(-176.22, -78.26) r=15-mile", "a\tb\n c;",
+             "\u201cZone 1\u201d \u2018x\u2019 [y] {z} <w>"]
+    assert page.evaluate("texts => texts.map(t => window.__g.requestSpans(t))", texts) == [
+        request_spans(t) for t in texts]
+    pairs = [["orgole", "ongole"], ["", "abc"], ["kitten", "sitting"], ["rio de janiero", "rio de janeiro"]]
+    assert page.evaluate("pairs => pairs.map(([a, b]) => window.__g.editDistance(a, b))", pairs) == [
+        edit_distance(a, b) for a, b in pairs]
 
 
 QUANTITIES = ["4.4 km", "16,000 feet", "15-mile", "0.6m", '16"', "500'", "-209.8mm", "1,250.5 metres", " 3 yd ",

@@ -89,17 +89,65 @@ class Gazetteer:
             return self.resolve(city) if city else None
         return None
 
+    def resolve_copied(self, name: str, request: str | None) -> Place | None:
+        """`resolve` for a name the model was meant to copy from `request`: a name that is not written there but is
+        a slip away from a span that is ("Orgole" for "Ongole") means that span. A 135M model copies rare names
+        with such slips; the gazetteer's many alternate names would otherwise turn some into a different place."""
+        if request:
+            key = normalize_place_name(name)
+            spans = [normalize_place_name(span) for span in request_spans(request)]
+            if key and key not in spans:
+                slip = max(1, len(key) // 4)
+                near = sorted((edit_distance(key, span), i) for i, span in enumerate(spans)
+                              if abs(len(span) - len(key)) <= slip)
+                for distance, i in near:
+                    if distance > slip:
+                        break
+                    place = self.resolve(spans[i])
+                    if place is not None:
+                        return place
+        return self.resolve(name)
+
+
+def request_spans(text: str, max_words: int = 6) -> list[str]:
+    """Every run of 1 to `max_words` words of `text`, in order, with punctuation at its ends stripped: the names a
+    model copying from the request can have meant."""
+    words = text.split()
+    spans = []
+    for start in range(len(words)):
+        for end in range(start + 1, min(len(words), start + max_words) + 1):
+            span = " ".join(words[start:end]).strip(_SPAN_EDGES)
+            if span:
+                spans.append(span)
+    return spans
+
+
+_SPAN_EDGES = " \t\"'`.,;:!?()[]{}<>\u201c\u201d\u2018\u2019"
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions of one character each cost 1."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
 
 @lru_cache(maxsize=4)
 def _load_cached(path: str) -> Gazetteer:
     return Gazetteer(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
-def ground_call(output, domain: "Domain", gazetteer: Gazetteer | None) -> tuple[object, list[Problem]]:
+def ground_call(output, domain: "Domain", gazetteer: Gazetteer | None,
+                request: str | None = None) -> tuple[object, list[Problem]]:
     """The executed call for a model's output: quantity strings converted to the unit their tool schema names,
     every {"place": NAME} replaced by the gazetteer's longitude/latitude (a domain without a gazetteer keeps the
-    key, for the tool contract to refuse). Returns the call and the problems (unknown places, unreadable
-    quantities). The input is not modified."""
+    key, for the tool contract to refuse); with the user's `request`, a place name copied with a slip is read as
+    the request's words (`Gazetteer.resolve_copied`). Returns the call and the problems (unknown places,
+    unreadable quantities). The input is not modified."""
     problems: list[Problem] = []
 
     def walk(node, schema, path: str):
@@ -119,7 +167,7 @@ def ground_call(output, domain: "Domain", gazetteer: Gazetteer | None) -> tuple[
                if k != PLACE_KEY or gazetteer is None}
         if PLACE_KEY in node and gazetteer is not None:
             name = node[PLACE_KEY]
-            place = gazetteer.resolve(name) if isinstance(name, str) else None
+            place = gazetteer.resolve_copied(name, request) if isinstance(name, str) else None
             if place is None:
                 problems.append(Problem("", f"{path}.{PLACE_KEY}", f"unknown place {name!r}"))
                 return out

@@ -92,8 +92,9 @@ function logEntry(entry) {
 
 const describe = (errors) => errors.map((e) => (e.path || e.field ? `${e.path || e.field}: ${e.message}` : e.message)).join("; ");
 
-// Ground, validate, execute. Never throws: {ok, call, error, message}.
-function executeCall(input) {
+// Ground, validate, execute the answer to `request` (the words a place name was copied from). Never throws:
+// {ok, call, error, message}.
+function executeCall(input, request = null) {
   let output = input;
   if (typeof input === "string") {
     try {
@@ -104,7 +105,7 @@ function executeCall(input) {
   }
   try {
     // A domain without a gazetteer has no places: a "place" key is then an ordinary schema error.
-    const { call, problems } = groundCall(output, app.domain.tools, app.gazetteer);
+    const { call, problems } = groundCall(output, app.domain.tools, app.gazetteer, request);
     if (problems.length) return { ok: false, call, error: describe(problems) };
     const errors = checkCall(call, app.domain.tools);
     if (errors.length) return { ok: false, call, error: describe(errors) };
@@ -151,7 +152,7 @@ async function submitNow(text) {
   } else {
     try {
       const { raw, usage, extra } = await generate(trimmed);
-      entry = { text: trimmed, raw, usage, extra, speed: speedText(usage, extra), ...executeCall(raw) };
+      entry = { text: trimmed, raw, usage, extra, speed: speedText(usage, extra), ...executeCall(raw, trimmed) };
     } catch (e) {
       entry = { text: trimmed, ok: false, call: null, error: `the model failed: ${e && e.message ? e.message : e}` };
     }

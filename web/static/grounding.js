@@ -67,12 +67,64 @@ export class Gazetteer {
     }
     return null;
   }
+
+  // resolve() for a name the model was meant to copy from `request`: a slip away from a span of the request that
+  // resolves means that span (webslm/grounding.py Gazetteer.resolve_copied).
+  resolveCopied(name, request) {
+    if (request) {
+      const key = normalizePlaceName(name);
+      const spans = requestSpans(request).map(normalizePlaceName);
+      if (key && !spans.includes(key)) {
+        const slip = Math.max(1, Math.floor(key.length / 4));
+        const near = [];
+        spans.forEach((span, i) => {
+          if (Math.abs(span.length - key.length) <= slip) near.push([editDistance(key, span), i]);
+        });
+        near.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        for (const [distance, i] of near) {
+          if (distance > slip) break;
+          const place = this.resolve(spans[i]);
+          if (place) return place;
+        }
+      }
+    }
+    return this.resolve(name);
+  }
+}
+
+const SPAN_EDGES = /^[\s"'`.,;:!?()[\]{}<>\u201c\u201d\u2018\u2019]+|[\s"'`.,;:!?()[\]{}<>\u201c\u201d\u2018\u2019]+$/g;
+
+// Every run of 1 to maxWords words of `text`, in order, punctuation at its ends stripped.
+export function requestSpans(text, maxWords = 6) {
+  const words = String(text).split(/\s+/).filter((w) => w);
+  const spans = [];
+  for (let start = 0; start < words.length; start++) {
+    for (let end = start + 1; end <= Math.min(words.length, start + maxWords); end++) {
+      const span = words.slice(start, end).join(" ").replace(SPAN_EDGES, "");
+      if (span) spans.push(span);
+    }
+  }
+  return spans;
+}
+
+// Levenshtein distance over UTF-16 code units (normalised names are ASCII).
+export function editDistance(a, b) {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] !== b[j - 1] ? 1 : 0)));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 // The executed call for a model's output: quantity strings converted to the unit their tool schema names (tools:
 // name -> {parameters}), every {"place": NAME} replaced by the gazetteer's longitude/latitude (without a gazetteer
-// the key stays, for the tool contract to refuse). Returns {call, problems}; the input is untouched.
-export function groundCall(output, tools, gazetteer) {
+// the key stays, for the tool contract to refuse); with the user's `request`, a place name copied with a slip is
+// read as the request's words (resolveCopied). Returns {call, problems}; the input is untouched.
+export function groundCall(output, tools, gazetteer, request = null) {
   const problems = [];
   function walk(node, schema, path) {
     schema = schema && typeof schema === "object" ? schema : {};
@@ -93,7 +145,7 @@ export function groundCall(output, tools, gazetteer) {
     }
     if (gazetteer && Object.prototype.hasOwnProperty.call(node, PLACE_KEY)) {
       const name = node[PLACE_KEY];
-      const place = typeof name === "string" ? gazetteer.resolve(name) : null;
+      const place = typeof name === "string" ? gazetteer.resolveCopied(name, request) : null;
       if (!place) {
         problems.push({ field: `${path}.${PLACE_KEY}`, message: `unknown place ${JSON.stringify(name)}` });
         return out;

@@ -11,6 +11,7 @@ from pathlib import Path
 from evalharness.predict import Generation, Run
 from webslm.artifacts import read_adapter_manifest, read_bundle_manifest
 from webslm.browser import ADAPTERS
+from webslm.copying import for_request, request_of
 from webslm.errors import WebslmError
 
 
@@ -40,8 +41,7 @@ def open_runs(args, domain):
     manifest = read_bundle_manifest(args.bundle, "--bundle")
     request = {"temperature": args.temperature, "top_p": args.top_p, "max_tokens": args.max_new_tokens}
     adapter = _read_adapter(args.lora, args.bundle, manifest) if args.lora else None
-    if not (args.unconstrained or args.parity):
-        request["response_format"] = {"type": "json_object", "schema": json.dumps(domain.emission_schema())}
+    constrained = not (args.unconstrained or args.parity)
     bundle = Path(args.bundle).resolve()
     with BrowserSession(bundle.parent, webgpu=args.webgpu) as session:
         loaded = session.load(manifest["model_id"])
@@ -50,6 +50,11 @@ def open_runs(args, domain):
         def generate(messages_list: list[list[dict]]) -> list[Generation]:
             out = []
             for messages in messages_list:
+                if constrained:
+                    schema = domain.emission_schema()
+                    if args.copy_constraint:
+                        schema = for_request(schema, request_of(messages))
+                    request["response_format"] = {"type": "json_object", "schema": json.dumps(schema)}
                 try:
                     reply = session.chat(messages, timeout_s=args.example_timeout, **request)
                 except WebslmError as e:  # a page crash or device loss fails this example, not the run

@@ -46,7 +46,8 @@ def open_runs(args, domain):
         if not args.endpoint:
             raise WebslmError("--backend endpoint needs --endpoint URL")
         generate = endpoint_backend(args.endpoint, args.endpoint_model, args.max_new_tokens, args.temperature,
-                                    args.top_p, args.seed, json_mode=args.json_mode, schema=schema)
+                                    args.top_p, args.seed, json_mode=args.json_mode, schema=schema,
+                                    copy_from_request=args.copy_constraint)
         yield [Run("endpoint", generate, {"endpoint": args.endpoint})]
         return
 
@@ -64,9 +65,10 @@ def open_runs(args, domain):
     base_weights = args.base_weights or adapter_base_weights(args.adapter)
     model, tokenizer, conv = load_model(model_arg, args.adapter, args.device, base_weights)
     sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
-    tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size, schema)
+    tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size, schema, args.copy_constraint)
     decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}, top-p {args.top_p}"
-    decoding += ", unconstrained" if schema is None else ", constrained to the emission schema"
+    decoding += (", unconstrained" if schema is None else ", constrained to the emission schema"
+                 + (", names copied from the request" if args.copy_constraint else ""))
     info = {"model": model_arg, "base_weights": base_weights, "adapter": str(args.adapter) if args.adapter else None,
             "decoding": decoding}
     runs = []
@@ -191,6 +193,9 @@ def register(sub) -> None:
     e.add_argument("--max-new-tokens", type=int, default=160)
     e.add_argument("--unconstrained", action="store_true",
                    help="torch and browser: do not constrain answers to the domain's JSON schema (the demo does)")
+    e.add_argument("--no-copy-constraint", dest="copy_constraint", action="store_false",
+                   help="constrained decoding lets names (places, labels, parts) be any string, not only runs of "
+                        "the request's words as the demo does")
     e.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     e.add_argument("--top-p", type=float, default=1.0)
     e.add_argument("--seed", type=int, default=0)

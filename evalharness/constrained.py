@@ -2,7 +2,9 @@
 
 Both sides compile the domain's emission schema with xgrammar (web-llm ships it as wasm), so a token the schema
 cannot continue with is never chosen: borrowed arguments (`width` on a polygon) and invented enum values vanish in
-torch as they do in the browser, and torch's accuracy is the accuracy the demo shows.
+torch as they do in the browser, and torch's accuracy is the accuracy the demo shows. With `copy_from_request`
+each request gets its own schema whose names are the request's words (webslm.copying), compiled per request as
+the page does (~1 s on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -11,22 +13,33 @@ import json
 
 
 class SchemaConstraint:
-    """Compiles a JSON schema once for a tokenizer; `processor()` gives a fresh logits processor per generate()."""
+    """Compiles a JSON schema for a tokenizer; `processor()` gives a fresh logits processor per generate()."""
 
-    def __init__(self, tokenizer, vocab_size: int, schema: dict | None, stop_token_ids: list[int]):
-        """schema None: any JSON value."""
+    def __init__(self, tokenizer, vocab_size: int, schema: dict | None, stop_token_ids: list[int],
+                 copy_from_request: bool = False):
+        """schema None: any JSON value. copy_from_request: names limited to each request's words."""
         import xgrammar as xgr
 
         info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids)
-        compiler = xgr.GrammarCompiler(info)
+        self.compiler = xgr.GrammarCompiler(info, cache_enabled=not copy_from_request)
+        self.schema = schema
+        self.copy_from_request = copy_from_request and schema is not None
         if schema is None:
-            self.grammar = compiler.compile_builtin_json_grammar()
-            return
+            self.grammar = self.compiler.compile_builtin_json_grammar()
+        elif not self.copy_from_request:
+            self.grammar = self._compile(schema)
+
+    def _compile(self, schema: dict):
         # The training data's separators (json.dumps' ", " and ": ") and no other whitespace: a model that drifts
         # cannot pad an answer with blanks until max_new_tokens.
-        self.grammar = compiler.compile_json_schema(json.dumps(schema), any_whitespace=False, separators=(", ", ": "))
+        return self.compiler.compile_json_schema(json.dumps(schema), any_whitespace=False, separators=(", ", ": "))
 
-    def processor(self):
+    def processor(self, requests: list[str]):
+        """A logits processor for one generate() over these requests (one per batch row): single use."""
         from xgrammar.contrib.hf import LogitsProcessor
 
-        return LogitsProcessor(self.grammar)  # keeps one matcher per batch row: single use
+        if not self.copy_from_request:
+            return LogitsProcessor(self.grammar)
+        from webslm.copying import for_request
+
+        return LogitsProcessor([self._compile(for_request(self.schema, request)) for request in requests])

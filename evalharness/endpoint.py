@@ -6,6 +6,7 @@ import json
 import time
 
 from evalharness.predict import Generation
+from webslm.copying import for_request, request_of
 from webslm.errors import WebslmError
 
 
@@ -29,20 +30,21 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
 
 def endpoint_backend(url: str, model: str | None = None, max_tokens: int = 160, temperature: float = 0.0,
                      top_p: float = 1.0, seed: int | None = None, json_mode: bool = False, timeout: float = 300.0,
-                     api_key: str | None = None, schema: dict | None = None):
+                     api_key: str | None = None, schema: dict | None = None, copy_from_request: bool = False):
     """A `Backend` posting each example to `url`; HTTP failures become scored empty answers, not crashes.
-    json_mode asks for JSON (response_format json_object), constrained to `schema` when given (web-llm's form)."""
+    json_mode asks for JSON (response_format json_object), constrained to `schema` when given (web-llm's form),
+    with `copy_from_request` its names to the words of each request (webslm.copying)."""
     import httpx
 
     target = chat_completions_url(url)
     check_reachable(url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     client = httpx.Client(timeout=timeout, headers=headers)
-    schema_text = json.dumps(schema) if schema is not None else None
-
     def generate(messages_list: list[list[dict]]) -> list[Generation]:
         out = []
         for messages in messages_list:
+            asked = for_request(schema, request_of(messages)) if copy_from_request else schema
+            schema_text = json.dumps(asked) if asked is not None else None
             body = {"model": model or "default", "messages": messages, "max_tokens": max_tokens,
                     "temperature": temperature, "top_p": top_p, "stream": False}
             if seed is not None:

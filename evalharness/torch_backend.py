@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from evalharness.predict import Generation
+from webslm.copying import request_of
 
 
 @dataclass
@@ -54,12 +55,15 @@ def stop_token_ids(tokenizer, conv: dict) -> list[int]:
 
 
 def generate_ids(model, tokenizer, conv: dict, prompts: list[list[int]], sampling: Sampling,
-                 batch_size: int = 8, constraint=None) -> list[tuple[list[int], float]]:
+                 batch_size: int = 8, constraint=None, requests: list[str] | None = None
+                 ) -> list[tuple[list[int], float]]:
     """Generated token ids (stop token excluded) and per-example seconds for each prompt, batched by length;
-    `constraint` (a SchemaConstraint) limits the tokens to those its JSON schema allows."""
+    `constraint` (a SchemaConstraint) limits the tokens to those its JSON schema allows for each prompt's request
+    (the user's words)."""
     import torch
 
     stop_ids = stop_token_ids(tokenizer, conv)
+    requests = requests or [""] * len(prompts)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     device = next(model.parameters()).device
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
@@ -80,7 +84,7 @@ def generate_ids(model, tokenizer, conv: dict, prompts: list[list[int]], samplin
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if constraint is not None:
-            kwargs["logits_processor"] = [constraint.processor()]
+            kwargs["logits_processor"] = [constraint.processor([requests[i] for i in group])]
         began = time.perf_counter()
         with torch.no_grad():
             out = model.generate(input_ids=input_ids.to(device), attention_mask=attention.to(device), **kwargs)
@@ -96,18 +100,21 @@ def generate_ids(model, tokenizer, conv: dict, prompts: list[list[int]], samplin
 
 
 def torch_backend(model, tokenizer, conv: dict, sampling: Sampling | None = None, batch_size: int = 8,
-                  schema: dict | None = None):
-    """A `Backend` over a loaded model; `schema` constrains every answer (the domain's emission schema)."""
+                  schema: dict | None = None, copy_from_request: bool = False):
+    """A `Backend` over a loaded model; `schema` constrains every answer (the domain's emission schema), with
+    `copy_from_request` its names to the words of each request (the last user message)."""
     sampling = sampling or Sampling()
     constraint = None
     if schema is not None:
         from evalharness.constrained import SchemaConstraint
 
-        constraint = SchemaConstraint(tokenizer, model.config.vocab_size, schema, stop_token_ids(tokenizer, conv))
+        constraint = SchemaConstraint(tokenizer, model.config.vocab_size, schema, stop_token_ids(tokenizer, conv),
+                                      copy_from_request)
 
     def generate(messages_list: list[list[dict]]) -> list[Generation]:
         prompts = [prompt_ids(tokenizer, conv, m) for m in messages_list]
-        outputs = generate_ids(model, tokenizer, conv, prompts, sampling, batch_size, constraint)
+        requests = [request_of(messages) for messages in messages_list]
+        outputs = generate_ids(model, tokenizer, conv, prompts, sampling, batch_size, constraint, requests)
         return [Generation(tokenizer.decode(ids, skip_special_tokens=True), seconds, len(p), len(ids))
                 for p, (ids, seconds) in zip(prompts, outputs)]
 

@@ -65,6 +65,34 @@ def test_schema_constraint_makes_a_random_model_answer_in_schema(domain, tiny):
     assert all(_parses_to_mode(t) for t in constrained), constrained
 
 
+NAME_SCHEMA = {"type": "object", "properties": {"place": {"type": "string", "minLength": 1, "x-copy": True}},
+               "required": ["place"], "additionalProperties": False}
+
+
+def test_copy_constraint_makes_a_random_model_name_only_request_words(domain, tiny):
+    """Each request in a batch gets its own schema: the place a random model writes is a run of that request's
+    words, never a word of another request in the batch, nor any other string."""
+    from evalharness.torch_backend import Sampling, torch_backend
+    from webslm.copying import request_spans
+
+    model, tokenizer, conv = tiny
+    texts = ["fly to Ongole", "drop a pin on Phan Rang-Tháp Chàm", "zoom in", "circle Kyiv r=1.1 km navy"]
+    sampling = Sampling(max_new_tokens=40)
+    answers = torch_backend(model, tokenizer, conv, sampling, batch_size=4, schema=NAME_SCHEMA,
+                            copy_from_request=True)(_messages(domain, texts))
+    for text, answer in zip(texts, answers):
+        assert json.loads(answer.text)["place"] in request_spans(text), (text, answer.text)
+    free = torch_backend(model, tokenizer, conv, sampling, batch_size=4, schema=NAME_SCHEMA)(_messages(domain, texts))
+    assert not any(_place_of(a.text) in request_spans(t) for t, a in zip(texts, free))
+
+
+def _place_of(text: str):
+    try:
+        return json.loads(text)["place"]
+    except json.JSONDecodeError:
+        return None  # ran out of tokens inside the string
+
+
 def _parses_to_mode(text: str) -> bool:
     try:
         value = json.loads(text)

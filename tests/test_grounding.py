@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from webslm.domain import load_domain
-from webslm.grounding import Gazetteer, edit_distance, ground_call, request_spans
+from webslm.grounding import Gazetteer, edit_distance, ground_call
 
 ROUTE = "hey, plot a polygon around Las Vegas / Shunyi / arabi / Ongole / Cologne / Rio de Janeiro extruded to 150 m"
 
@@ -13,14 +13,6 @@ ROUTE = "hey, plot a polygon around Las Vegas / Shunyi / arabi / Ongole / Cologn
 @pytest.fixture(scope="module")
 def gazetteer():
     return Gazetteer.load(load_domain("cesium").gazetteer_path)
-
-
-def test_request_spans_are_word_runs_without_edge_punctuation():
-    spans = request_spans('pin "Base Camp" at Paris, France!', max_words=3)
-    assert spans[:3] == ["pin", 'pin "Base', 'pin "Base Camp']  # inner punctuation stays, the ends are stripped
-    assert "Base Camp" in spans and "Paris, France" in spans and "France" in spans
-    assert all(len(s.split()) <= 3 for s in spans)
-    assert request_spans("  ") == [] and request_spans("... !") == []
 
 
 @pytest.mark.parametrize("a, b, distance", [

@@ -55,6 +55,7 @@ def page(served_app, chromium):
         window.__g = await import('/static/grounding.js');
         window.__s = await import('/static/schema.js');
         window.__q = await import('/static/quantities.js');
+        window.__c = await import('/static/copying.js');
         window.__gaz = new window.__g.Gazetteer(await (await fetch('/domain/gazetteer.json')).json());
         window.__tools = (await (await fetch('/api/domain')).json()).tools;
     }""")
@@ -122,13 +123,20 @@ def test_js_ground_call_agrees_with_python(page):
     assert js[12]["problems"] == [] and js[11]["problems"] != []
 
 
-def test_js_request_spans_and_edit_distance_agree_with_python(page):
-    from webslm.grounding import edit_distance, request_spans
+def test_js_copying_agrees_with_python(page):
+    """The same spans of a request, the same per-request emission schema (cesium and CAD), the same edit distance."""
+    from webslm.copying import for_request, request_spans
+    from webslm.grounding import edit_distance
 
     texts = [ROUTE, 'pin "Base Camp" at Paris, France!', "  ", "(-176.22, -78.26) r=15-mile", "a\tb\n c;",
-             "\u201cZone 1\u201d \u2018x\u2019 [y] {z} <w>"]
-    assert page.evaluate("texts => texts.map(t => window.__g.requestSpans(t))", texts) == [
+             "\u201cZone 1\u201d \u2018x\u2019 [y] {z} <w> Ciudad Guzm\u00e1n", "union box1 and box1 into part_7",
+             " ".join(["word"] * 3 + ["x" * 70])]
+    assert page.evaluate("texts => texts.map(t => window.__c.requestSpans(t))", texts) == [
         request_spans(t) for t in texts]
+    for name in ("cesium", "cad"):
+        schema = load_domain(name).emission_schema()
+        js = page.evaluate("([schema, texts]) => texts.map(t => window.__c.forRequest(schema, t))", [schema, texts])
+        assert js == [for_request(schema, t) for t in texts]
     pairs = [["orgole", "ongole"], ["", "abc"], ["kitten", "sitting"], ["rio de janiero", "rio de janeiro"]]
     assert page.evaluate("pairs => pairs.map(([a, b]) => window.__g.editDistance(a, b))", pairs) == [
         edit_distance(a, b) for a, b in pairs]

@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 
 from webslm import REPO_ROOT
+from webslm.copying import COPY_KEY
 from webslm.errors import Problem, WebslmError
 from webslm.quantities import LENGTH_UNITS, QUANTITY_PATTERN, UNIT_KEY
 
@@ -82,7 +83,8 @@ class Domain:
 
     def emission_schema(self) -> dict:
         """JSON Schema of what the model may write: the call, with {"place": NAME} allowed for coordinates and
-        quantity strings for numbers with a unit.
+        quantity strings for numbers with a unit. Names to copy from the request are marked "x-copy"
+        (`webslm.copying.for_request` limits them to the request's words).
 
         Used for constrained decoding in every backend and to check model outputs before grounding.
         """
@@ -156,7 +158,7 @@ def _emission_form(schema: dict) -> dict:
     props = schema.get("properties", {})
     if schema.get("type") == "object" and all(k in props for k in COORDINATE_KEYS):
         with_place = dict(out)
-        with_place["properties"] = {PLACE_KEY: {"type": "string", "minLength": 1, "maxLength": 80},
+        with_place["properties"] = {PLACE_KEY: {"type": "string", "minLength": 1, "maxLength": 80, COPY_KEY: True},
                                     **{k: v for k, v in out["properties"].items() if k not in COORDINATE_KEYS}}
         with_place["required"] = [PLACE_KEY] + [k for k in schema.get("required", []) if k not in COORDINATE_KEYS]
         return {"anyOf": [out, with_place]}
@@ -180,9 +182,14 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
             if key not in spec:
                 raise WebslmError(f"{path}: tool schema lacks '{key}'")
         jsonschema.Draft202012Validator.check_schema(spec["parameters"])
-        for field, unit in _units(spec["parameters"], "parameters"):
-            if unit not in LENGTH_UNITS:
-                raise WebslmError(f"{path}: {field}.{UNIT_KEY} is {unit!r}; known units: {', '.join(LENGTH_UNITS)}")
+        for field, node in _marked(spec["parameters"], "parameters", UNIT_KEY):
+            if node[UNIT_KEY] not in LENGTH_UNITS:
+                raise WebslmError(f"{path}: {field}.{UNIT_KEY} is {node[UNIT_KEY]!r}; known units: "
+                                  f"{', '.join(LENGTH_UNITS)}")
+        for field, node in _marked(spec["parameters"], "parameters", COPY_KEY):
+            if node[COPY_KEY] is not True or node.get("type") != "string":
+                raise WebslmError(f"{path}: {field}.{COPY_KEY} is {node[COPY_KEY]!r}; it marks a string copied from "
+                                  "the request and can only be true on a schema of type string")
         tools[spec["name"]] = Tool(spec["name"], spec.get("description", ""), spec["parameters"])
     if not tools:
         raise WebslmError(f"{root}: domain pack has no tool schemas in {meta.get('tools_dir', 'tools')}/")
@@ -201,16 +208,16 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
     )
 
 
-def _units(schema, path: str):
-    """(field path, unit) for every schema node that names a unit."""
+def _marked(schema, path: str, key: str):
+    """(field path, schema node) for every node that holds `key` (x-unit, x-copy)."""
     if not isinstance(schema, dict):
         return
-    if UNIT_KEY in schema:
-        yield path, schema[UNIT_KEY]
-    for key, sub in schema.get("properties", {}).items():
-        yield from _units(sub, f"{path}.properties.{key}")
+    if key in schema:
+        yield path, schema
+    for name, sub in schema.get("properties", {}).items():
+        yield from _marked(sub, f"{path}.properties.{name}", key)
     if "items" in schema:
-        yield from _units(schema["items"], f"{path}.items")
+        yield from _marked(schema["items"], f"{path}.items", key)
 
 
 def _read_json(path: Path):

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from webslm.copying import request_spans
 from webslm.domain import COORDINATE_KEYS, PLACE_KEY
 from webslm.errors import Problem
 from webslm.quantities import UNIT_KEY, convert_quantity
@@ -107,22 +108,6 @@ class Gazetteer:
                     if place is not None:
                         return place
         return self.resolve(name)
-
-
-def request_spans(text: str, max_words: int = 6) -> list[str]:
-    """Every run of 1 to `max_words` words of `text`, in order, with punctuation at its ends stripped: the names a
-    model copying from the request can have meant."""
-    words = text.split()
-    spans = []
-    for start in range(len(words)):
-        for end in range(start + 1, min(len(words), start + max_words) + 1):
-            span = " ".join(words[start:end]).strip(_SPAN_EDGES)
-            if span:
-                spans.append(span)
-    return spans
-
-
-_SPAN_EDGES = " \t\"'`.,;:!?()[]{}<>\u201c\u201d\u2018\u2019"
 
 
 def edit_distance(a: str, b: str) -> int:

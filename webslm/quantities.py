@@ -3,7 +3,7 @@
 A 135M model converts units badly ("8 km" came out as 800000, "500 ft" as 500), so a number argument whose tool
 schema names its unit ("x-unit": "m") may be written as a quantity string, a number and a length unit as people type
 them: "4.4 km", "16,000 feet", "15-mile", "0.6m", '16"'. `convert_quantity` turns it into the schema's unit. The
-browser does the same with the same table (web/static/quantities.js; tests/test_web_quantities.py checks both agree).
+browser does the same with the same table (web/static/quantities.js; tests/test_web_grounding.py checks both agree).
 """
 
 from __future__ import annotations

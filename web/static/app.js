@@ -9,6 +9,7 @@
 /* global Cesium */
 import { adaptersForModel } from "./adapters.js";
 import { CadModel, drawTopView } from "./cad.js";
+import { forRequest } from "./copying.js";
 import { Gazetteer, groundCall } from "./grounding.js";
 import { checkCall } from "./schema.js";
 import { TOOLS, clearAll, describeEntities, cameraCartographic } from "./tools.js";
@@ -124,7 +125,7 @@ async function generate(text) {
     messages: [{ role: "system", content: app.domain.system_prompt }, { role: "user", content: text }],
     temperature: 0,
     max_tokens: MAX_ANSWER_TOKENS,
-    response_format: { type: "json_object", schema: JSON.stringify(app.domain.emission_schema) },
+    response_format: { type: "json_object", schema: JSON.stringify(forRequest(app.domain.emission_schema, text)) },
   });
   const extra = (reply.usage && reply.usage.extra) || {};
   return { raw: reply.choices[0].message.content || "", usage: reply.usage, extra };

@@ -1,6 +1,7 @@
 // Grounding in the browser: the same gazetteer file, matching rules and unit table as webslm/grounding.py
 // (normalize_place_name, Gazetteer.resolve, ground_call). tests/test_web_grounding.py checks both agree.
 
+import { requestSpans } from "./copying.js";
 import { UNIT_KEY, convertQuantity } from "./quantities.js";
 
 export const COORDINATE_KEYS = ["longitude", "latitude"];
@@ -90,21 +91,6 @@ export class Gazetteer {
     }
     return this.resolve(name);
   }
-}
-
-const SPAN_EDGES = /^[\s"'`.,;:!?()[\]{}<>\u201c\u201d\u2018\u2019]+|[\s"'`.,;:!?()[\]{}<>\u201c\u201d\u2018\u2019]+$/g;
-
-// Every run of 1 to maxWords words of `text`, in order, punctuation at its ends stripped.
-export function requestSpans(text, maxWords = 6) {
-  const words = String(text).split(/\s+/).filter((w) => w);
-  const spans = [];
-  for (let start = 0; start < words.length; start++) {
-    for (let end = start + 1; end <= Math.min(words.length, start + maxWords); end++) {
-      const span = words.slice(start, end).join(" ").replace(SPAN_EDGES, "");
-      if (span) spans.push(span);
-    }
-  }
-  return spans;
 }
 
 // Levenshtein distance over UTF-16 code units (normalised names are ASCII).

@@ -6,7 +6,8 @@
 
 const KNOWN = new Set(["type", "properties", "required", "additionalProperties", "minimum", "maximum",
   "exclusiveMinimum", "exclusiveMaximum", "enum", "const", "not", "anyOf", "minItems", "maxItems", "items",
-  "minLength", "maxLength", "minProperties", "format", "description", "title", "default", "$schema", "x-unit"]);
+  "minLength", "maxLength", "minProperties", "format", "description", "title", "default", "$schema", "x-unit",
+  "x-copy"]);
 
 // The extended ISO 8601 forms Python's datetime.fromisoformat accepts (after 'Z' -> '+00:00'): a date, optionally
 // with a 'T' or ' ' time hh[:mm[:ss[.fff]]] and an offset. Python also takes basic (20240621T1200) and week dates

@@ -56,6 +56,7 @@ def page(served_app, chromium):
         window.__s = await import('/static/schema.js');
         window.__q = await import('/static/quantities.js');
         window.__c = await import('/static/copying.js');
+        window.__colors = await import('/static/colors.js');
         window.__gaz = new window.__g.Gazetteer(await (await fetch('/domain/gazetteer.json')).json());
         window.__tools = (await (await fetch('/api/domain')).json()).tools;
     }""")
@@ -107,6 +108,10 @@ def test_js_ground_call_agrees_with_python(page):
             {"place": "Las Vega"}, {"place": "Ozzzzz"}, {"place": "Paris"}]}}, ROUTE),
         ({"tool": "flyTo", "arguments": {"place": "Orgole"}}, None),
         ({"tool": "flyTo", "arguments": {"place": "Lama"}}, "  fly to \u201cLima\u201d!  "),
+        # colours: written canonically when they are colours, left for the contract to refuse when not
+        ({"tool": "addPoint", "arguments": {"place": "Lima", "color": "Grey"}}, None),
+        ({"tool": "addCircle", "arguments": {"place": "Lima", "radius": 5, "color": "#A0E51D"}}, None),
+        ({"tool": "addPolyline", "arguments": {"positions": [{"place": "Lima"}] * 2, "color": "tense"}}, None),
     ]
     js = page.evaluate("cases => cases.map(([o, r]) => window.__g.groundCall(o, window.__tools, window.__gaz, r))",
                        cases)
@@ -121,6 +126,22 @@ def test_js_ground_call_agrees_with_python(page):
         "arguments.place", "arguments.radius", "arguments.extrudedHeight"]
     assert [p["field"] for p in js[10]["problems"]] == ["arguments.positions[5].place"]  # the rest repaired
     assert js[12]["problems"] == [] and js[11]["problems"] != []
+    assert [r["call"]["arguments"]["color"] for r in js[13:16]] == ["gray", "#a0e51d", "tense"]
+    assert page.evaluate("c => window.__s.checkCall(c, window.__tools)", js[15]["call"]) == [
+        {"path": "arguments.color", "message": '"tense" is not a \'color\''}]
+
+
+def test_js_colors_agree_with_python_and_cesium(page):
+    from webslm.colors import CSS_COLOR_NAMES, canonical_color, is_color
+
+    assert page.evaluate("() => window.__colors.CSS_COLOR_NAMES") == list(CSS_COLOR_NAMES)
+    unparsed = page.evaluate("names => names.filter(n => !Cesium.Color.fromCssColorString(n))", CSS_COLOR_NAMES)
+    assert unparsed == []  # every name is one Cesium draws
+    texts = ["red", "Red", "GREY", "darkslategrey", "#A0E51D", "#abc", "#abcd", "#ggg", "#", "", "tense", "40m",
+             "light blue", 5, None]
+    js = page.evaluate("ts => ts.map(t => [window.__colors.isColor(t), window.__colors.isColor(t) ? "
+                       "window.__colors.canonicalColor(t) : null])", texts)
+    assert js == [[is_color(t), canonical_color(t) if is_color(t) else None] for t in texts]
 
 
 def test_js_copying_agrees_with_python(page):

@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 
 from webslm import REPO_ROOT
+from webslm.colors import COLOR_FORMAT, COLOR_PATTERN, is_color
 from webslm.copying import COPY_KEY
 from webslm.errors import Problem, WebslmError
 from webslm.quantities import LENGTH_UNITS, QUANTITY_PATTERN, UNIT_KEY
@@ -36,6 +37,11 @@ def _is_iso8601(value) -> bool:
         return True
     datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     return True
+
+
+@_format_checker.checks(COLOR_FORMAT)
+def _is_color(value) -> bool:
+    return not isinstance(value, str) or is_color(value)
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,7 @@ class Domain:
         if validator is None:
             return self.check_call(output, where) or [Problem(where, "", "does not match the output contract")]
         errors = [leaf for e in validator.iter_errors(output) for leaf in _meant_branch(e)]
-        return [Problem(where, _field_path(list(e.absolute_path), e), e.message)
+        return [Problem(where, _field_path(list(e.absolute_path), e), _message(e))
                 for e in sorted(errors, key=lambda e: list(e.absolute_path))]
 
 
@@ -126,6 +132,12 @@ def _field_path(parts, error) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def _message(error) -> str:
+    if error.validator == "pattern" and error.validator_value == COLOR_PATTERN:  # not the 900-character regex
+        return f"{error.instance!r} is not a CSS color name or #RRGGBB"
+    return error.message
 
 
 def _meant_branch(error):
@@ -144,10 +156,12 @@ def _meant_branch(error):
 
 
 def _emission_form(schema: dict) -> dict:
-    """Copy of `schema` where every object with longitude+latitude may instead hold {"place": NAME} and every
-    number with a unit may instead be a quantity string."""
+    """Copy of `schema` where every object with longitude+latitude may instead hold {"place": NAME}, every
+    number with a unit may instead be a quantity string, and a colour is a pattern constrained decoding can follow."""
     if not isinstance(schema, dict):
         return schema
+    if schema.get("format") == COLOR_FORMAT:
+        return {**{k: v for k, v in schema.items() if k != "format"}, "pattern": COLOR_PATTERN}
     out = {k: _emission_form(v) if isinstance(v, dict) else v for k, v in schema.items()}
     if "properties" in schema:
         out["properties"] = {k: _emission_form(v) for k, v in schema["properties"].items()}

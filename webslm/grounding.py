@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from webslm.colors import COLOR_FORMAT, canonical_color, is_color
 from webslm.copying import request_spans
 from webslm.domain import COORDINATE_KEYS, PLACE_KEY
 from webslm.errors import Problem
@@ -131,8 +132,8 @@ def ground_call(output, domain: "Domain", gazetteer: Gazetteer | None,
     """The executed call for a model's output: quantity strings converted to the unit their tool schema names,
     every {"place": NAME} replaced by the gazetteer's longitude/latitude (a domain without a gazetteer keeps the
     key, for the tool contract to refuse); with the user's `request`, a place name copied with a slip is read as
-    the request's words (`Gazetteer.resolve_copied`). Returns the call and the problems (unknown places,
-    unreadable quantities). The input is not modified."""
+    the request's words (`Gazetteer.resolve_copied`); colours are written canonically (webslm.colors). Returns the
+    call and the problems (unknown places, unreadable quantities). The input is not modified."""
     problems: list[Problem] = []
 
     def walk(node, schema, path: str):
@@ -143,6 +144,8 @@ def ground_call(output, domain: "Domain", gazetteer: Gazetteer | None,
             except ValueError as e:
                 problems.append(Problem("", path, str(e)))
                 return node
+        if isinstance(node, str) and schema.get("format") == COLOR_FORMAT and is_color(node):
+            return canonical_color(node)
         if isinstance(node, list):
             return [walk(item, schema.get("items"), f"{path}[{i}]") for i, item in enumerate(node)]
         if not isinstance(node, dict):

@@ -1,6 +1,7 @@
 // Grounding in the browser: the same gazetteer file, matching rules and unit table as webslm/grounding.py
 // (normalize_place_name, Gazetteer.resolve, ground_call). tests/test_web_grounding.py checks both agree.
 
+import { COLOR_FORMAT, canonicalColor, isColor } from "./colors.js";
 import { requestSpans } from "./copying.js";
 import { UNIT_KEY, convertQuantity } from "./quantities.js";
 
@@ -109,7 +110,8 @@ export function editDistance(a, b) {
 // The executed call for a model's output: quantity strings converted to the unit their tool schema names (tools:
 // name -> {parameters}), every {"place": NAME} replaced by the gazetteer's longitude/latitude (without a gazetteer
 // the key stays, for the tool contract to refuse); with the user's `request`, a place name copied with a slip is
-// read as the request's words (resolveCopied). Returns {call, problems}; the input is untouched.
+// read as the request's words (resolveCopied); colours are written canonically (colors.js). Returns
+// {call, problems}; the input is untouched.
 export function groundCall(output, tools, gazetteer, request = null) {
   const problems = [];
   function walk(node, schema, path) {
@@ -122,6 +124,7 @@ export function groundCall(output, tools, gazetteer, request = null) {
         return node;
       }
     }
+    if (typeof node === "string" && schema.format === COLOR_FORMAT && isColor(node)) return canonicalColor(node);
     if (Array.isArray(node)) return node.map((item, i) => walk(item, schema.items, `${path}[${i}]`));
     if (node === null || typeof node !== "object") return node;
     const props = schema.properties || {};

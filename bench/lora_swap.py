@@ -36,6 +36,7 @@ def main() -> int:
     from evalharness.predict import execute_output, load_gazetteer
     from webslm import atomic
     from webslm.artifacts import read_adapter_manifest
+    from webslm.copying import for_request
     from webslm.domain import load_domain
 
     results = {"base": args.base, "adapters": {}}
@@ -56,7 +57,8 @@ def main() -> int:
                 reply = session.chat([{"role": "system", "content": domain.system_prompt},
                                       {"role": "user", "content": args.command}], temperature=0,
                                      max_tokens=args.max_tokens, response_format={
-                                         "type": "json_object", "schema": json.dumps(domain.emission_schema())})
+                                         "type": "json_object",
+                                         "schema": json.dumps(for_request(domain.emission_schema(), args.command))})
                 outcome = execute_output(reply["text"], domain, load_gazetteer(domain), args.command)
                 row["command"] = {"text": reply["text"], "call": outcome["call"], "stage": outcome["stage"],
                                   "reason": outcome["reason"], "usage": reply["usage"]}

@@ -40,17 +40,17 @@ def endpoint_backend(url: str, model: str | None = None, max_tokens: int = 160, 
     check_reachable(url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     client = httpx.Client(timeout=timeout, headers=headers)
+
     def generate(messages_list: list[list[dict]]) -> list[Generation]:
         out = []
         for messages in messages_list:
-            asked = for_request(schema, request_of(messages)) if copy_from_request else schema
-            schema_text = json.dumps(asked) if asked is not None else None
             body = {"model": model or "default", "messages": messages, "max_tokens": max_tokens,
                     "temperature": temperature, "top_p": top_p, "stream": False}
             if seed is not None:
                 body["seed"] = seed
             if json_mode:
-                body["response_format"] = {"type": "json_object", **({"schema": schema_text} if schema_text else {})}
+                asked = for_request(schema, request_of(messages)) if copy_from_request else schema
+                body["response_format"] = {"type": "json_object", **({"schema": json.dumps(asked)} if asked else {})}
             began = time.perf_counter()
             try:
                 response = client.post(target, json=body)

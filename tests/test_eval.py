@@ -223,6 +223,13 @@ def test_eval_endpoint_against_our_serve_api(tmp_path, domain, tiny):
                           Run("torch", torch_backend(model, tokenizer, conv, Sampling(max_new_tokens=10))), domain,
                           progress=False)
         assert served == [r["raw"] for r in direct]
+        # JSON mode sends each request's own schema: names only from that request's words
+        from webslm.copying import request_spans
+
+        texts = ["fly to Ongole", "circle Kyiv r=1.1 km navy"]
+        copied = endpoint_backend(url, max_tokens=40, json_mode=True, schema=NAME_SCHEMA, copy_from_request=True)(
+            _messages(domain, texts))
+        assert [json.loads(g.text)["place"] in request_spans(t) for t, g in zip(texts, copied)] == [True, True]
         import httpx
 
         reply = httpx.post(f"{url}/v1/chat/completions", json={

@@ -146,14 +146,19 @@ def test_js_colors_agree_with_python_and_cesium(page):
 
 def test_js_copying_agrees_with_python(page):
     """The same spans of a request, the same per-request emission schema (cesium and CAD), the same edit distance."""
-    from webslm.copying import for_request, request_spans
+    from webslm.colors import COLOR_PATTERN
+    from webslm.copying import colors_named, for_request, request_spans
     from webslm.grounding import edit_distance
 
     texts = [ROUTE, 'pin "Base Camp" at Paris, France!', "  ", "(-176.22, -78.26) r=15-mile", "a\tb\n c;",
              "\u201cZone 1\u201d \u2018x\u2019 [y] {z} <w> Ciudad Guzm\u00e1n", "union box1 and box1 into part_7",
-             " ".join(["word"] * 3 + ["x" * 70])]
+             " ".join(["word"] * 3 + ["x" * 70]), "route Ryazan\u2019, 's-Hertogenbosch, \u2018Ajlun dark blue",
+             "Ring Budapest r=3 mi #95d840 or #ABC, light-grey GREY Hot Pink centred tanned"]
     assert page.evaluate("texts => texts.map(t => window.__c.requestSpans(t))", texts) == [
         request_spans(t) for t in texts]
+    assert page.evaluate("() => window.__colors.COLOR_PATTERN") == COLOR_PATTERN
+    assert page.evaluate("texts => texts.map(t => window.__c.colorsNamed(t))", texts) == [
+        colors_named(t) for t in texts]
     for name in ("cesium", "cad"):
         schema = load_domain(name).emission_schema()
         js = page.evaluate("([schema, texts]) => texts.map(t => window.__c.forRequest(schema, t))", [schema, texts])

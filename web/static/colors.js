@@ -25,6 +25,9 @@ export const CSS_COLOR_NAMES = [
   "yellowgreen"
 ];
 
+// What the emission schema lets a model write for a colour (webslm/colors.py COLOR_PATTERN).
+export const COLOR_PATTERN = `^(#[0-9A-Fa-f]{6}|#[0-9A-Fa-f]{3}|${CSS_COLOR_NAMES.join("|")})$`;
+
 const NAMES = new Set(CSS_COLOR_NAMES);
 
 // A CSS colour name (any case) or #RRGGBB / #RGB.

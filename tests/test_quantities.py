@@ -50,6 +50,17 @@ def test_emission_schema_allows_quantities_only_where_a_unit_is_named():
     assert QUANTITY_PATTERN.startswith("^") and QUANTITY_PATTERN.endswith("$")
 
 
+@pytest.mark.parametrize("text, ok", [
+    ("4.4 km", True), ("16,000 feet", True), ("15-mile", True), ('16"', True), ("12 KM", True), ("2.5 Miles", True),
+    ("26.71S", False), ("95d", False), ("3 s", False), ("5 parsecs", False), ("5 kM", False),
+])
+def test_the_quantity_pattern_admits_only_known_unit_spellings(text, ok):
+    """A hemisphere letter ("26.71S") or a stray letter cannot pass for a unit under constrained decoding."""
+    import re
+
+    assert bool(re.match(QUANTITY_PATTERN, text)) is ok
+
+
 def test_ground_call_converts_quantities_and_places():
     domain = load_domain("cesium")
     gazetteer = Gazetteer.load(domain.gazetteer_path)

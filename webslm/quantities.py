@@ -26,8 +26,11 @@ LENGTH_UNITS: dict[str, tuple[float, tuple[str, ...]]] = {
 _SPELLINGS = {name: unit for unit, (_, names) in LENGTH_UNITS.items() for name in names}
 
 # What the emission schema lets a model write (constrained decoding uses it too): an optional minus, digits with
-# optional thousands commas and decimals, an optional space or hyphen, then letters or an inch/foot mark.
-QUANTITY_PATTERN = r"^-?[0-9]+(,[0-9]{3})*(\.[0-9]+)?[ -]?([A-Za-z]+|\"|')$"
+# optional thousands commas and decimals, an optional space or hyphen, then a unit spelling in lower, upper or title
+# case (the grammar has no case folding): "26.71S" or "95d" cannot be written as a height.
+_UNIT_SPELLINGS = sorted({form for spelling in _SPELLINGS for form in (spelling, spelling.upper(), spelling.title())},
+                         key=lambda form: (-len(form), form))
+QUANTITY_PATTERN = r"^-?[0-9]+(,[0-9]{3})*(\.[0-9]+)?[ -]?(" + "|".join(_UNIT_SPELLINGS) + ")$"
 _QUANTITY = re.compile(r"^\s*(-?)([0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?)\s*-?\s*([A-Za-z]+|\"|')\s*$")
 
 

@@ -52,7 +52,9 @@ def test_emission_schema_allows_quantities_only_where_a_unit_is_named():
 
 @pytest.mark.parametrize("text, ok", [
     ("4.4 km", True), ("16,000 feet", True), ("15-mile", True), ('16"', True), ("12 KM", True), ("2.5 Miles", True),
+    ("1,250.5 metres", True), ("999999999999 m", True),
     ("26.71S", False), ("95d", False), ("3 s", False), ("5 parsecs", False), ("5 kM", False),
+    ("5000000000000000000000 m", False), ("1.1234567 km", False),  # bounded: a drifting model must stop
 ])
 def test_the_quantity_pattern_admits_only_known_unit_spellings(text, ok):
     """A hemisphere letter ("26.71S") or a stray letter cannot pass for a unit under constrained decoding."""

@@ -25,12 +25,13 @@ LENGTH_UNITS: dict[str, tuple[float, tuple[str, ...]]] = {
 }
 _SPELLINGS = {name: unit for unit, (_, names) in LENGTH_UNITS.items() for name in names}
 
-# What the emission schema lets a model write (constrained decoding uses it too): an optional minus, digits with
-# optional thousands commas and decimals, an optional space or hyphen, then a unit spelling in lower, upper or title
-# case (the grammar has no case folding): "26.71S" or "95d" cannot be written as a height.
+# What the emission schema lets a model write (constrained decoding uses it too): an optional minus, at most 12 digits
+# with optional thousands commas and at most 6 decimals (a drifting model wrote "5000000000..." until it ran out of
+# tokens), an optional space or hyphen, then a unit spelling in lower, upper or title case (the grammar has no case
+# folding): "26.71S" or "95d" cannot be written as a height.
 _UNIT_SPELLINGS = sorted({form for spelling in _SPELLINGS for form in (spelling, spelling.upper(), spelling.title())},
                          key=lambda form: (-len(form), form))
-QUANTITY_PATTERN = r"^-?[0-9]+(,[0-9]{3})*(\.[0-9]+)?[ -]?(" + "|".join(_UNIT_SPELLINGS) + ")$"
+QUANTITY_PATTERN = r"^-?[0-9]{1,12}(,[0-9]{3}){0,3}(\.[0-9]{1,6})?[ -]?(" + "|".join(_UNIT_SPELLINGS) + ")$"
 _QUANTITY = re.compile(r"^\s*(-?)([0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?)\s*-?\s*([A-Za-z]+|\"|')\s*$")
 
 

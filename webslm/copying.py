@@ -76,14 +76,16 @@ def for_request(schema, request: str):
             return {"enum": colors} if colors else _UNWRITABLE
         out = {}
         for key, value in node.items():
-            if key == "properties":
-                required = set(node.get("required", ()))
-                walked = {name: walk(sub) for name, sub in value.items()}
-                value = {name: sub if sub is not _UNWRITABLE else value[name] for name, sub in walked.items()
-                         if sub is not _UNWRITABLE or name in required}
-            else:
-                value = walk(value)
-            out[key] = value
+            if key != "properties":
+                out[key] = walk(value)
+                continue
+            out[key] = {}
+            for name, sub in value.items():
+                walked = walk(sub)
+                if walked is not _UNWRITABLE:
+                    out[key][name] = walked
+                elif name in node.get("required", ()):
+                    out[key][name] = sub  # never make a schema unsatisfiable: keep a required colour as it was
         return out
 
     return walk(schema)

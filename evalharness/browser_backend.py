@@ -41,7 +41,7 @@ def open_runs(args, domain):
     manifest = read_bundle_manifest(args.bundle, "--bundle")
     request = {"temperature": args.temperature, "top_p": args.top_p, "max_tokens": args.max_new_tokens}
     adapter = _read_adapter(args.lora, args.bundle, manifest) if args.lora else None
-    constrained = not (args.unconstrained or args.parity)
+    schema = None if args.unconstrained or args.parity else domain.emission_schema()
     bundle = Path(args.bundle).resolve()
     with BrowserSession(bundle.parent, webgpu=args.webgpu) as session:
         loaded = session.load(manifest["model_id"])
@@ -50,11 +50,9 @@ def open_runs(args, domain):
         def generate(messages_list: list[list[dict]]) -> list[Generation]:
             out = []
             for messages in messages_list:
-                if constrained:
-                    schema = domain.emission_schema()
-                    if args.copy_constraint:
-                        schema = for_request(schema, request_of(messages))
-                    request["response_format"] = {"type": "json_object", "schema": json.dumps(schema)}
+                if schema is not None:
+                    asked = for_request(schema, request_of(messages)) if args.copy_constraint else schema
+                    request["response_format"] = {"type": "json_object", "schema": json.dumps(asked)}
                 try:
                     reply = session.chat(messages, timeout_s=args.example_timeout, **request)
                 except WebslmError as e:  # a page crash or device loss fails this example, not the run

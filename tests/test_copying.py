@@ -8,9 +8,10 @@ import shutil
 import jsonschema
 import pytest
 
-from webslm.colors import COLOR_PATTERN
-from webslm.copying import COPY_KEY, colors_named, for_request, request_of, request_spans
-from webslm.domain import load_domain
+from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
+from webslm.copying import COPY_KEY, CUES_KEY, colors_named, for_request, request_of, request_spans
+from webslm.domain import _marked, load_domain
+from webslm.quantities import QUANTITY_PATTERN
 from webslm.errors import WebslmError
 from train.dataset.generate import generate_records
 
@@ -65,7 +66,9 @@ def test_for_request_limits_copy_fields_to_the_request_words():
     assert valid.is_valid({"tool": "addPoint", "arguments": {"place": "Ciudad Guzmán", "name": "HQ"}})
     assert not valid.is_valid({"tool": "addPoint", "arguments": {"place": "Ciudad Guzman", "name": "HQ"}})
     assert not valid.is_valid({"tool": "addPoint", "arguments": {"place": "Ciudad Guzmán", "name": "Depot"}})
-    assert valid.is_valid({"tool": "addPoint", "arguments": {"longitude": 1, "latitude": 2, "name": "pin called"}})
+    assert not valid.is_valid({"tool": "addPoint", "arguments": {"place": "Ciudad Guzmán", "name": "pin called"}})
+    assert not valid.is_valid({"tool": "addPoint", "arguments": {"place": "Ciudad Guzmán"}})  # "called" asks a name
+    assert not valid.is_valid({"tool": "addPoint", "arguments": {"longitude": 1, "latitude": 2, "name": "HQ"}})
 
 
 def test_a_field_no_span_fits_keeps_its_schema():
@@ -82,13 +85,74 @@ def test_request_of_is_the_last_user_message():
 
 
 @pytest.mark.parametrize("name", ["cesium", "cad"])
-def test_generated_answers_only_copy_the_request_words(name):
-    """The training data never asks for a name or colour the constraint would forbid."""
+def test_generated_answers_satisfy_their_request_schema(name):
+    """The training data never writes what its request gives no evidence for. The only exceptions: a place whose
+    name holds a colour or a cue word ("Peru", "Big Apple") announces a colour or a size the answer does not have."""
     domain = load_domain(name)
     schema = domain.emission_schema()
+    announcing = set(CSS_COLOR_NAMES) | {cue for tool in domain.tools.values()
+                                         for _, node in _marked(tool.parameters, "", CUES_KEY) for cue in node[CUES_KEY]}
+    exceptions = 0
     for record in generate_records(domain, 1500, seed=7):
         valid = jsonschema.Draft202012Validator(for_request(schema, record["instruction"]))
-        assert valid.is_valid(json.loads(record["output"])), record
+        output = json.loads(record["output"])
+        if not valid.is_valid(output):
+            assert announcing & set(" ".join(_places(output)).lower().split()), record
+            exceptions += 1
+    assert exceptions <= 3
+
+
+def test_a_cue_announces_a_copied_name_and_its_absence_removes_it():
+    schema = load_domain("cesium").emission_schema()
+    point = lambda request: _arguments(for_request(schema, request), "addPoint")  # noqa: E731
+    called = point("pin Lima called 'Base Camp' please")
+    for branch in called["anyOf"]:
+        assert "name" in branch["required"] and branch["properties"]["name"]["enum"][:3] == ["Base", "'Base",
+                                                                                           "Base Camp"]
+    assert all("name" not in b["properties"] for b in point("pin Lima, Base Camp")["anyOf"])
+    assert "name" in point("put a pin in Luohe titld Zone 1")["anyOf"][0]["required"]  # one slip in a long cue
+    assert all("name" not in b["properties"] for b in point("pin Lima as")["anyOf"])  # a cue with nothing after
+
+
+def test_typed_coordinates_are_numbers_the_request_writes():
+    schema = load_domain("cesium").emission_schema()
+    typed = _arguments(for_request(schema, "pin 12.5N 0.2W and 200"), "addPoint")
+    coordinates = typed["anyOf"][0]["properties"]
+    assert coordinates["longitude"] == {"enum": [12.5, -12.5, 0.2, -0.2]}  # 200 is not a longitude
+    assert coordinates["latitude"] == {"enum": [12.5, -12.5, 0.2, -0.2]}
+    named = _arguments(for_request(schema, "pin Lima"), "addPoint")
+    assert [list(b["properties"]) for b in named["anyOf"]] == [["place"]]  # nothing typed: only a place
+
+
+@pytest.mark.parametrize("request_text, height, duration", [
+    ("fly to Denver now", None, None),            # no digit, no cue: neither is written
+    ("fly to Denver at 5 km", "optional", "optional"),
+    ("fly to Denver very slowly", None, "required"),  # a cue word announces the number
+])
+def test_optional_numbers_need_a_digit_or_a_cue(request_text, height, duration):
+    flight = _arguments(for_request(load_domain("cesium").emission_schema(), request_text), "flyTo")
+    for branch in flight["anyOf"]:
+        for field, expected in (("height", height), ("duration", duration)):
+            state = None if field not in branch["properties"] else (
+                "required" if field in branch.get("required", ()) else "optional")
+            assert state == expected, (field, branch)
+    if height:
+        assert {"type": "string", "pattern": QUANTITY_PATTERN} in flight["anyOf"][0]["properties"]["height"]["anyOf"]
+
+
+def test_a_named_colour_is_required():
+    circle = _arguments(for_request(load_domain("cesium").emission_schema(), "ring Milan r=20km navy"), "addCircle")
+    assert all("color" in b["required"] for b in circle["anyOf"])
+
+
+def _places(node):
+    if isinstance(node, dict):
+        return ([node["place"]] if "place" in node else []) + [p for v in node.values() for p in _places(v)]
+    return [p for v in node for p in _places(v)] if isinstance(node, list) else []
+
+
+def _arguments(schema, tool):
+    return next(b for b in schema["anyOf"] if b["properties"]["tool"]["const"] == tool)["properties"]["arguments"]
 
 
 def test_copy_mark_only_on_strings(tmp_path):
@@ -96,7 +160,19 @@ def test_copy_mark_only_on_strings(tmp_path):
     shutil.copytree(load_domain("cesium").root, root)
     path = root / "tools" / "zoom.json"
     spec = json.loads(path.read_text())
-    spec["parameters"]["properties"]["amount"][COPY_KEY] = True
+    spec["parameters"]["properties"]["amount"][COPY_KEY] = 1
     path.write_text(json.dumps(spec))
-    with pytest.raises(WebslmError, match=r"zoom.json: parameters.properties.amount.x-copy is True; .*type string"):
+    with pytest.raises(WebslmError, match=r"zoom.json: parameters.properties.amount.x-copy is 1; .*type string or"):
+        load_domain(root)
+
+
+@pytest.mark.parametrize("cues", [["called", ""], "called", [3]])
+def test_cues_are_a_list_of_words(tmp_path, cues):
+    root = tmp_path / "cesium"
+    shutil.copytree(load_domain("cesium").root, root)
+    path = root / "tools" / "addPoint.json"
+    spec = json.loads(path.read_text())
+    spec["parameters"]["properties"]["name"][CUES_KEY] = cues
+    path.write_text(json.dumps(spec))
+    with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.name.x-cues is .*non-empty strings"):
         load_domain(root)

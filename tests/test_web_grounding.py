@@ -145,26 +145,35 @@ def test_js_colors_agree_with_python_and_cesium(page):
 
 
 def test_js_copying_agrees_with_python(page):
-    """The same spans of a request, the same per-request emission schema (cesium and CAD), the same edit distance."""
+    """The same spans of a request, the same cue spans and typed numbers, the same per-request emission schema
+    (cesium and CAD), the same edit distance."""
     from webslm.colors import COLOR_PATTERN
-    from webslm.copying import colors_named, for_request, request_spans
-    from webslm.grounding import edit_distance
+    from webslm.copying import (colors_named, edit_distance, for_request, gives_number, numbers_written,
+                                request_spans, spans_after_cues)
 
     texts = [ROUTE, 'pin "Base Camp" at Paris, France!', "  ", "(-176.22, -78.26) r=15-mile", "a\tb\n c;",
              "\u201cZone 1\u201d \u2018x\u2019 [y] {z} <w> Ciudad Guzm\u00e1n", "union box1 and box1 into part_7",
              " ".join(["word"] * 3 + ["x" * 70]), "route Ryazan\u2019, 's-Hertogenbosch, \u2018Ajlun dark blue",
-             "Ring Budapest r=3 mi #95d840 or #ABC, light-grey GREY Hot Pink centred tanned"]
+             "Ring Budapest r=3 mi #95d840 or #ABC, light-grey GREY Hot Pink centred tanned",
+             # cues, typed numbers, evidence for optional numbers
+             "pin 12.5N 0.2W titld 'Zone 1' huge", "put the camera above Denver now", "fly to Lima very slowly",
+             "draw a bold line through Lima to Quito named Route 66 as well", "lat=-0 lon 08 then 180.5 and 2029",
+             "tag Big Apple as", "WITH THE LABEL Base Camp, Peru"]
     assert page.evaluate("texts => texts.map(t => window.__c.requestSpans(t))", texts) == [
         request_spans(t) for t in texts]
     assert page.evaluate("() => window.__colors.COLOR_PATTERN") == COLOR_PATTERN
     assert page.evaluate("texts => texts.map(t => window.__c.colorsNamed(t))", texts) == [
         colors_named(t) for t in texts]
+    cues = ["called", "with the label", "titled", "as", "huge", "slowly"]
+    assert page.evaluate("([texts, cues]) => texts.map(t => [window.__c.spansAfterCues(t, cues), "
+                         "window.__c.givesNumber(t, cues), window.__c.numbersWritten(t)])", [texts, cues]) == [
+        [spans_after_cues(t, cues), gives_number(t, cues), numbers_written(t)] for t in texts]
     for name in ("cesium", "cad"):
         schema = load_domain(name).emission_schema()
         js = page.evaluate("([schema, texts]) => texts.map(t => window.__c.forRequest(schema, t))", [schema, texts])
         assert js == [for_request(schema, t) for t in texts]
     pairs = [["orgole", "ongole"], ["", "abc"], ["kitten", "sitting"], ["rio de janiero", "rio de janeiro"]]
-    assert page.evaluate("pairs => pairs.map(([a, b]) => window.__g.editDistance(a, b))", pairs) == [
+    assert page.evaluate("pairs => pairs.map(([a, b]) => window.__c.editDistance(a, b))", pairs) == [
         edit_distance(a, b) for a, b in pairs]
 
 

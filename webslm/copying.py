@@ -1,12 +1,20 @@
-"""Arguments the model copies from the request: place names, labels, the names of parts, colours.
+"""What a request can mean: the emission schema narrowed, per request, to arguments the request gives evidence for.
 
-A 135M model copies rare names badly ("Chandler" came out as "Chamberlin", "Shanghai" as "Chancellor"), so a string
-whose schema says `"x-copy": true` (and every {"place": NAME}) may only be a run of the request's words: for each
-request, `for_request` turns the emission schema's copy fields into an `enum` of the request's spans, and
-constrained decoding can then only pick among them. Colours likewise: only those the request names ("dark blue" ->
-"darkblue", "grey" -> "gray", a #hex as written); a request that names none leaves no colour to write (the model
-added unasked colours to one answer in 15). The browser builds the same schema (web/static/copying.js;
-tests/test_web_grounding.py checks both agree).
+A 135M model copies rare names badly ("Chandler" came out as "Chamberlin"), writes numbers no one typed ("13.8" for
+13.807, a colour or a width of 1 nobody asked for) and drops what was asked ("named Camp"). `for_request` narrows
+the emission schema for one request, and constrained decoding then cannot write what the request gives no
+evidence for:
+- a string marked `"x-copy": true` (and every {"place": NAME}) is a run of up to 6 of the request's words;
+- with `"x-cues": [words]` as well, a run that starts right after a cue ("called HQ", "with the label Site A"): the
+  field is written exactly when the request has a cue (required then, removed otherwise);
+- a number marked `"x-copy": true` (a typed coordinate) is a number the request writes, with either sign, within
+  the schema's minimum and maximum;
+- a colour is one the request names ("dark blue" -> "darkblue", "grey" -> "gray", #hex as typed), required when
+  one is named, removed when none is;
+- a number (or a quantity string, "15 miles") marked `"x-cues"` is written only when the request has a digit or a
+  cue word, and always when it has a cue word ("bold" for a width);
+- a field, a required property or an `anyOf` branch left with nothing to write removes its object in turn.
+The browser builds the same schema (web/static/copying.js; tests/test_web_grounding.py checks both agree).
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ import re
 from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
 
 COPY_KEY = "x-copy"
+CUES_KEY = "x-cues"
+TYPO_CUE_LENGTH = 5
 MAX_SPAN_WORDS = 6  # longer than any gazetteer name the generator writes ("Rio de Janeiro, Brazil" is 4)
 
 _SPAN_EDGES = " \t\"'`.,;:!?()[]{}<>\u201c\u201d\u2018\u2019"
@@ -25,12 +35,9 @@ _APOSTROPHES = "'\u2018\u2019"
 _SPAN_EDGES_BUT_APOSTROPHES = "".join(c for c in _SPAN_EDGES if c not in _APOSTROPHES)
 
 
-def request_spans(text: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
-    """Every run of 1 to `max_words` words of `text`, in order of appearance, without repeats, with punctuation at
-    its ends stripped: the names a model copying from the request can mean."""
-    words = text.split()
+def _word_runs(words: list[str], starts, max_words: int) -> list[str]:
     spans: dict[str, None] = {}
-    for start in range(len(words)):
+    for start in starts:
         for end in range(start + 1, min(len(words), start + max_words) + 1):
             words_run = " ".join(words[start:end])
             span = words_run.strip(_SPAN_EDGES)
@@ -40,6 +47,61 @@ def request_spans(text: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
                 if with_apostrophes != span:
                     spans.setdefault(with_apostrophes)
     return list(spans)
+
+
+def request_spans(text: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
+    """Every run of 1 to `max_words` words of `text`, in order of appearance, without repeats, with punctuation at
+    its ends stripped: the names a model copying from the request can mean."""
+    words = text.split()
+    return _word_runs(words, range(len(words)), max_words)
+
+
+def _is_cue_word(word: str, cue_word: str) -> bool:
+    return word == cue_word or (len(cue_word) >= TYPO_CUE_LENGTH and edit_distance(word, cue_word) <= 1)
+
+
+def _cue_ends(text: str, cues) -> list[int]:
+    """Indexes (in text.split()) of the words right after each occurrence of a cue ("called", "with the label"),
+    a cue word of 5 or more letters also when typed with one slip ("titld")."""
+    words = [w.strip(_SPAN_EDGES).lower() for w in text.split()]
+    ends = []
+    for cue in cues:
+        cue_words = cue.lower().split()
+        ends += [i + len(cue_words) for i in range(len(words) - len(cue_words) + 1)
+                 if all(_is_cue_word(w, c) for w, c in zip(words[i:i + len(cue_words)], cue_words))]
+    return sorted(set(ends))
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions of one character each cost 1."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def spans_after_cues(text: str, cues, max_words: int = MAX_SPAN_WORDS) -> list[str]:
+    """The spans of `text` that start right after one of `cues`: "pin called 'Base Camp' at Lima" and ["called"]
+    give "Base Camp", "Base Camp' at" (stripped to "Base Camp' at"), ..."""
+    return _word_runs(text.split(), _cue_ends(text, cues), max_words)
+
+
+def gives_number(text: str, cues) -> bool:
+    """Whether `text` has a digit or one of `cues` as whole words: evidence that it gives a number."""
+    return any(c.isdigit() for c in text) or bool(_cue_ends(text, cues))
+
+
+def numbers_written(text: str) -> list[int | float]:
+    """The numbers `text` writes, each with either sign, in order: "12.5N 0.2W" -> [12.5, -12.5, 0.2, -0.2]."""
+    out: dict = {}
+    for digits in re.findall(r"[0-9]+(?:\.[0-9]+)?", text):
+        value = float(digits) if "." in digits else int(digits)
+        out.setdefault(value)
+        out.setdefault(-value)
+    return list(out)
 
 
 def colors_named(request: str) -> list[str]:
@@ -57,38 +119,66 @@ _UNWRITABLE = object()
 
 
 def for_request(schema, request: str):
-    """`schema` with every copy field (a string schema marked COPY_KEY) limited to the spans of `request` that fit
-    its length bounds (a field no span fits keeps its schema), and every colour to the colours the request names
-    (an optional colour it names none of is removed). The input is not modified."""
+    """`schema` narrowed to what `request` can mean, by the rules in this module's docstring. The input is not
+    modified; a schema nothing could satisfy any more is returned unchanged."""
     spans = request_spans(request)
     colors = colors_named(request)
+    numbers = numbers_written(request)
+
+    def fits(node, span: str) -> bool:
+        return node.get("minLength", 0) <= len(span) <= node.get("maxLength", len(span))
 
     def walk(node):
+        """(narrowed node or _UNWRITABLE, whether the request announces it: a cue before it, a colour named)."""
         if isinstance(node, list):
-            return [walk(item) for item in node]
+            return [walk(item)[0] for item in node], False
         if not isinstance(node, dict):
-            return node
+            return node, False
+        cues = node.get(CUES_KEY)
+        announced = False
+        if node.get(COPY_KEY) is True and node.get("type") == "number":
+            inside = [n for n in numbers if node.get("minimum", n) <= n <= node.get("maximum", n)]
+            return ({"enum": inside} if inside else _UNWRITABLE), False
         if node.get(COPY_KEY) is True:
-            fitting = [s for s in spans if node.get("minLength", 0) <= len(s) <= node.get("maxLength", len(s))]
+            if cues is not None:
+                after_cues = [s for s in spans_after_cues(request, cues) if fits(node, s)]
+                return ({"enum": after_cues} if after_cues else _UNWRITABLE), bool(after_cues)
+            fitting = [s for s in spans if fits(node, s)]
             if fitting:
-                return {"enum": fitting}
+                return {"enum": fitting}, False
         if node.get("pattern") == COLOR_PATTERN:
-            return {"enum": colors} if colors else _UNWRITABLE
+            return ({"enum": colors} if colors else _UNWRITABLE), bool(colors)
+        if cues is not None:
+            if not gives_number(request, cues):
+                return _UNWRITABLE, False
+            announced = bool(_cue_ends(request, cues))
         out = {}
         for key, value in node.items():
-            if key != "properties":
-                out[key] = walk(value)
-                continue
-            out[key] = {}
-            for name, sub in value.items():
-                walked = walk(sub)
-                if walked is not _UNWRITABLE:
-                    out[key][name] = walked
-                elif name in node.get("required", ()):
-                    out[key][name] = sub  # never make a schema unsatisfiable: keep a required colour as it was
-        return out
+            if key == "anyOf":
+                branches = [b for b in (walk(v)[0] for v in value) if b is not _UNWRITABLE]
+                if not branches:
+                    return _UNWRITABLE, False
+                out[key] = branches
+            elif key not in ("properties", CUES_KEY):
+                out[key] = walk(value)[0]
+        if "properties" in node:
+            required = list(node.get("required", ()))
+            out["properties"] = {}
+            for name, sub in node["properties"].items():
+                walked, sub_announced = walk(sub)
+                if walked is _UNWRITABLE:
+                    if name in required:
+                        return _UNWRITABLE, False
+                    continue
+                out["properties"][name] = walked
+                if sub_announced and name not in required:
+                    required.append(name)
+            if required:
+                out["required"] = required
+        return out, announced
 
-    return walk(schema)
+    narrowed = walk(schema)[0]
+    return schema if narrowed is _UNWRITABLE else narrowed
 
 
 def request_of(messages: list[dict]) -> str:

@@ -15,7 +15,7 @@ import jsonschema
 
 from webslm import REPO_ROOT
 from webslm.colors import COLOR_FORMAT, COLOR_PATTERN, is_color
-from webslm.copying import COPY_KEY
+from webslm.copying import COPY_KEY, CUES_KEY
 from webslm.errors import Problem, WebslmError
 from webslm.quantities import LENGTH_UNITS, QUANTITY_PATTERN, UNIT_KEY
 
@@ -167,8 +167,10 @@ def _emission_form(schema: dict) -> dict:
         out["properties"] = {k: _emission_form(v) for k, v in schema["properties"].items()}
     if "items" in schema:
         out["items"] = _emission_form(schema["items"])
-    if UNIT_KEY in schema:
-        return {"anyOf": [out, {"type": "string", "pattern": QUANTITY_PATTERN}]}
+    if UNIT_KEY in schema:  # its cues announce the number in either form
+        number = {k: v for k, v in out.items() if k != CUES_KEY}
+        cues = {CUES_KEY: schema[CUES_KEY]} if CUES_KEY in schema else {}
+        return {"anyOf": [number, {"type": "string", "pattern": QUANTITY_PATTERN}], **cues}
     props = schema.get("properties", {})
     if schema.get("type") == "object" and all(k in props for k in COORDINATE_KEYS):
         with_place = dict(out)
@@ -201,9 +203,15 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
                 raise WebslmError(f"{path}: {field}.{UNIT_KEY} is {node[UNIT_KEY]!r}; known units: "
                                   f"{', '.join(LENGTH_UNITS)}")
         for field, node in _marked(spec["parameters"], "parameters", COPY_KEY):
-            if node[COPY_KEY] is not True or node.get("type") != "string":
-                raise WebslmError(f"{path}: {field}.{COPY_KEY} is {node[COPY_KEY]!r}; it marks a string copied from "
-                                  "the request and can only be true on a schema of type string")
+            if node[COPY_KEY] is not True or node.get("type") not in ("string", "number"):
+                raise WebslmError(f"{path}: {field}.{COPY_KEY} is {node[COPY_KEY]!r}; it marks a string or number "
+                                  "copied from the request and can only be true on a schema of type string or number")
+        for field, node in _marked(spec["parameters"], "parameters", CUES_KEY):
+            cues = node[CUES_KEY]
+            if not (isinstance(cues, list) and all(isinstance(c, str) and c.strip() for c in cues)) or not (
+                    node.get("type") == "number" or node.get(COPY_KEY) is True):
+                raise WebslmError(f"{path}: {field}.{CUES_KEY} is {cues!r}; it lists the words that announce a "
+                                  f"number or a copied string ({COPY_KEY}), a list of non-empty strings")
         tools[spec["name"]] = Tool(spec["name"], spec.get("description", ""), spec["parameters"])
     if not tools:
         raise WebslmError(f"{root}: domain pack has no tool schemas in {meta.get('tools_dir', 'tools')}/")
@@ -223,7 +231,7 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
 
 
 def _marked(schema, path: str, key: str):
-    """(field path, schema node) for every node that holds `key` (x-unit, x-copy)."""
+    """(field path, schema node) for every node that holds `key` (x-unit, x-copy, x-cues)."""
     if not isinstance(schema, dict):
         return
     if key in schema:

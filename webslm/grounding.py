@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from webslm.colors import COLOR_FORMAT, canonical_color, is_color
-from webslm.copying import request_spans
+from webslm.copying import edit_distance, request_spans
 from webslm.domain import COORDINATE_KEYS, PLACE_KEY
 from webslm.errors import Problem
 from webslm.quantities import UNIT_KEY, convert_quantity
@@ -109,17 +109,6 @@ class Gazetteer:
                     if place is not None:
                         return place
         return self.resolve(name)
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance: insertions, deletions and substitutions of one character each cost 1."""
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
 
 
 @lru_cache(maxsize=4)

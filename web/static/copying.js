@@ -1,10 +1,12 @@
-// Arguments the model copies from the request, as webslm/copying.py: a string schema marked "x-copy" (and every
-// {"place": NAME}) may only be a run of the request's words, a colour only one the request names.
-// tests/test_web_grounding.py checks both sides agree.
+// The emission schema narrowed, per request, to arguments the request gives evidence for: webslm/copying.py, whose
+// docstring states the rules (copied names, cue words, typed numbers, colours named). tests/test_web_grounding.py
+// checks both sides agree.
 
 import { COLOR_PATTERN, CSS_COLOR_NAMES } from "./colors.js";
 
 export const COPY_KEY = "x-copy";
+export const CUES_KEY = "x-cues";
+const TYPO_CUE_LENGTH = 5;
 export const MAX_SPAN_WORDS = 6;
 
 const EDGES = "\\s\"'`.,;:!?()[\\]{}<>\u201c\u201d\u2018\u2019";
@@ -13,12 +15,9 @@ const stripper = (chars) => new RegExp(`^[${chars}]+|[${chars}]+$`, "g");
 const SPAN_EDGES = stripper(EDGES);
 const SPAN_EDGES_BUT_APOSTROPHES = stripper(EDGES_BUT_APOSTROPHES);
 
-// Every run of 1 to maxWords words of `text`, in order of appearance, without repeats, punctuation at its ends
-// stripped (and kept both ways when it is an apostrophe).
-export function requestSpans(text, maxWords = MAX_SPAN_WORDS) {
-  const words = String(text).split(/\s+/).filter((w) => w);
+function wordRuns(words, starts, maxWords) {
   const spans = new Set();
-  for (let start = 0; start < words.length; start++) {
+  for (const start of starts) {
     for (let end = start + 1; end <= Math.min(words.length, start + maxWords); end++) {
       const run = words.slice(start, end).join(" ");
       const span = run.replace(SPAN_EDGES, "");
@@ -29,6 +28,60 @@ export function requestSpans(text, maxWords = MAX_SPAN_WORDS) {
     }
   }
   return [...spans];
+}
+
+const wordsOf = (text) => String(text).split(/\s+/).filter((w) => w);
+
+// Every run of 1 to maxWords words of `text`, in order of appearance, without repeats, punctuation at its ends
+// stripped (and kept both ways when it is an apostrophe).
+export function requestSpans(text, maxWords = MAX_SPAN_WORDS) {
+  const words = wordsOf(text);
+  return wordRuns(words, words.keys(), maxWords);
+}
+
+const isCueWord = (word, cueWord) =>
+  word === cueWord || (cueWord.length >= TYPO_CUE_LENGTH && editDistance(word, cueWord) <= 1);
+
+// Indexes of the words right after each occurrence of a cue (a cue word of 5+ letters also with one slip).
+function cueEnds(text, cues) {
+  const words = wordsOf(text).map((w) => w.replace(SPAN_EDGES, "").toLowerCase());
+  const ends = new Set();
+  for (const cue of cues) {
+    const cueWords = cue.toLowerCase().split(/\s+/).filter((w) => w);
+    for (let i = 0; i + cueWords.length <= words.length; i++) {
+      if (cueWords.every((c, k) => isCueWord(words[i + k], c))) ends.add(i + cueWords.length);
+    }
+  }
+  return [...ends].sort((a, b) => a - b);
+}
+
+// The spans of `text` that start right after one of `cues`.
+export const spansAfterCues = (text, cues, maxWords = MAX_SPAN_WORDS) => wordRuns(wordsOf(text), cueEnds(text, cues), maxWords);
+
+// Whether `text` has a digit or one of `cues` as whole words.
+export const givesNumber = (text, cues) => /[0-9]/.test(String(text)) || cueEnds(text, cues).length > 0;
+
+// The numbers `text` writes, each with either sign, in order.
+export function numbersWritten(text) {
+  const out = new Set();
+  for (const digits of String(text).match(/[0-9]+(?:\.[0-9]+)?/g) || []) {
+    out.add(Number(digits));
+    out.add(-Number(digits));
+  }
+  return [...out];
+}
+
+// Levenshtein distance over UTF-16 code units (webslm/copying.py edit_distance).
+export function editDistance(a, b) {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] !== b[j - 1] ? 1 : 0)));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 const HEX = /^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$/;
@@ -45,38 +98,65 @@ export function colorsNamed(request) {
 
 const UNWRITABLE = Symbol("unwritable");
 
-// `schema` with every copy field limited to the spans of `request` that fit its length bounds (lengths in code
-// points, as JSON Schema counts them; a field no span fits keeps its schema), and every colour to the colours the
-// request names (an optional colour it names none of is removed).
+// `schema` narrowed to what `request` can mean (webslm/copying.py for_request); a schema nothing could satisfy any
+// more comes back unchanged. Lengths count code points, as JSON Schema does.
 export function forRequest(schema, request) {
   const spans = requestSpans(request);
   const colors = colorsNamed(request);
+  const numbers = numbersWritten(request);
+  const fits = (node, span) => {
+    const length = [...span].length;
+    return length >= (node.minLength ?? 0) && length <= (node.maxLength ?? length);
+  };
+  // [narrowed node or UNWRITABLE, whether the request announces it]
   function walk(node) {
-    if (Array.isArray(node)) return node.map(walk);
-    if (node === null || typeof node !== "object") return node;
-    if (node[COPY_KEY] === true) {
-      const fitting = spans.filter((s) => {
-        const length = [...s].length;
-        return length >= (node.minLength ?? 0) && length <= (node.maxLength ?? length);
-      });
-      if (fitting.length) return { enum: fitting };
+    if (Array.isArray(node)) return [node.map((item) => walk(item)[0]), false];
+    if (node === null || typeof node !== "object") return [node, false];
+    const cues = node[CUES_KEY];
+    let announced = false;
+    if (node[COPY_KEY] === true && node.type === "number") {
+      const inside = numbers.filter((n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? n));
+      return [inside.length ? { enum: inside } : UNWRITABLE, false];
     }
-    if (node.pattern === COLOR_PATTERN) return colors.length ? { enum: colors } : UNWRITABLE;
+    if (node[COPY_KEY] === true) {
+      if (cues !== undefined) {
+        const afterCues = spansAfterCues(request, cues).filter((s) => fits(node, s));
+        return [afterCues.length ? { enum: afterCues } : UNWRITABLE, afterCues.length > 0];
+      }
+      const fitting = spans.filter((s) => fits(node, s));
+      if (fitting.length) return [{ enum: fitting }, false];
+    }
+    if (node.pattern === COLOR_PATTERN) return [colors.length ? { enum: colors } : UNWRITABLE, colors.length > 0];
+    if (cues !== undefined) {
+      if (!givesNumber(request, cues)) return [UNWRITABLE, false];
+      announced = cueEnds(request, cues).length > 0;
+    }
     const out = {};
     for (const [key, value] of Object.entries(node)) {
-      if (key !== "properties") {
-        out[key] = walk(value);
-        continue;
-      }
-      const required = new Set(node.required || []);
-      out[key] = {};
-      for (const [name, sub] of Object.entries(value)) {
-        const walked = walk(sub);
-        if (walked !== UNWRITABLE) out[key][name] = walked;
-        else if (required.has(name)) out[key][name] = sub;
+      if (key === "anyOf") {
+        const branches = value.map((v) => walk(v)[0]).filter((b) => b !== UNWRITABLE);
+        if (!branches.length) return [UNWRITABLE, false];
+        out[key] = branches;
+      } else if (key !== "properties" && key !== CUES_KEY) {
+        out[key] = walk(value)[0];
       }
     }
-    return out;
+    if (node.properties) {
+      const required = [...(node.required || [])];
+      out.properties = {};
+      for (const [name, sub] of Object.entries(node.properties)) {
+        const [walked, subAnnounced] = walk(sub);
+        if (walked === UNWRITABLE) {
+          if (required.includes(name)) return [UNWRITABLE, false];
+          continue;
+        }
+        out.properties[name] = walked;
+        if (subAnnounced && !required.includes(name)) required.push(name);
+      }
+      if (required.length) out.required = required;
+    }
+    return [out, announced];
   }
-  return walk(schema);
+  const [narrowed] = walk(schema);
+  return narrowed === UNWRITABLE ? schema : narrowed;
 }

@@ -2,7 +2,7 @@
 // (normalize_place_name, Gazetteer.resolve, ground_call). tests/test_web_grounding.py checks both agree.
 
 import { COLOR_FORMAT, canonicalColor, isColor } from "./colors.js";
-import { requestSpans } from "./copying.js";
+import { editDistance, requestSpans } from "./copying.js";
 import { UNIT_KEY, convertQuantity } from "./quantities.js";
 
 export const COORDINATE_KEYS = ["longitude", "latitude"];
@@ -92,19 +92,6 @@ export class Gazetteer {
     }
     return this.resolve(name);
   }
-}
-
-// Levenshtein distance over UTF-16 code units (normalised names are ASCII).
-export function editDistance(a, b) {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] !== b[j - 1] ? 1 : 0)));
-    }
-    previous = current;
-  }
-  return previous[b.length];
 }
 
 // The executed call for a model's output: quantity strings converted to the unit their tool schema names (tools:

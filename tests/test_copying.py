@@ -118,8 +118,9 @@ def test_typed_coordinates_are_numbers_the_request_writes():
     schema = load_domain("cesium").emission_schema()
     typed = _arguments(for_request(schema, "pin 12.5N 0.2W and 200"), "addPoint")
     coordinates = typed["anyOf"][0]["properties"]
-    assert coordinates["longitude"] == {"enum": [12.5, -12.5, 0.2, -0.2]}  # 200 is not a longitude
-    assert coordinates["latitude"] == {"enum": [12.5, -12.5, 0.2, -0.2]}
+    exactly = [{"type": "number", "minimum": n, "maximum": n} for n in (12.5, -12.5, 0.2, -0.2)]
+    assert coordinates["longitude"] == {"anyOf": exactly}  # 200 is not a longitude
+    assert coordinates["latitude"] == {"anyOf": exactly}
     named = _arguments(for_request(schema, "pin Lima"), "addPoint")
     assert [list(b["properties"]) for b in named["anyOf"]] == [["place"]]  # nothing typed: only a place
 
@@ -176,3 +177,29 @@ def test_cues_are_a_list_of_words(tmp_path, cues):
     path.write_text(json.dumps(spec))
     with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.name.x-cues is .*non-empty strings"):
         load_domain(root)
+
+
+def test_objects_left_unsatisfiable_are_removed():
+    """setTime needs one of its two optional properties; CAD's move one of dx/dy/dz (an anyOf of `required`)."""
+    cesium = for_request(load_domain("cesium").emission_schema(), "fly to Lima")
+    assert "setTime" not in [b["properties"]["tool"]["const"] for b in cesium["anyOf"]]
+    node = {"type": "object", "properties": {"dx": {"type": "number", CUES_KEY: []},
+                                             "dy": {"type": "number", CUES_KEY: ["up"]}},
+            "anyOf": [{"required": ["dx"]}, {"required": ["dy"]}], "additionalProperties": False}
+    assert for_request({"anyOf": [node, {"const": 1}]}, "move it up")["anyOf"][0]["anyOf"] == [{"required": ["dy"]}]
+    assert for_request({"anyOf": [node, {"const": 1}]}, "move it") == {"anyOf": [{"const": 1}]}
+
+
+@pytest.mark.parametrize("name", ["cesium", "cad"])
+def test_every_request_schema_compiles_for_constrained_decoding(name):
+    """xgrammar refuses some unsatisfiable schemas outright (minProperties above what is left): every request's
+    schema must compile, or the page and the torch backend fail on that request."""
+    from evalharness.constrained import SchemaConstraint
+    from tests.tiny_models import make_tiny_tokenizer
+
+    tokenizer = make_tiny_tokenizer()
+    schema = load_domain(name).emission_schema()
+    constraint = SchemaConstraint(tokenizer, len(tokenizer), schema, [tokenizer.eos_token_id], copy_from_request=True)
+    requests = [r["instruction"] for r in generate_records(load_domain(name), 60, seed=3)]
+    for request in requests + ["fly to Lima", "move it", "", "??"]:
+        constraint._compile(for_request(schema, request))

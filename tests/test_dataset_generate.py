@@ -102,7 +102,7 @@ def test_quantities_are_copied_as_written_and_ground_to_metres(domain):
 def test_brief_examples_appear(records):
     text = "\n".join(r["instruction"].lower() + " => " + r["output"] for r in records)
     assert re.search(r"(zoom out|pull back|back out|move out|pull out|zoom away) a lot.* => .*\"amount\": -5", text)
-    assert re.search(r"noon on \w+ \d+ \d{4}.*T12:00:00Z", text)
+    assert re.search(r"noon on (\w+ \d+ \d{4}).* => .*\"time\": \"noon on \1\"", text, re.I)  # dates copied
     assert re.search(r"speed up time \d+x.*\"multiplier\": \d+", text)
     assert re.search(r"\(-?[\d.]+, -?[\d.]+\)", text)  # "(2.35, 48.85)" notation
     assert "#" in text and "columbus" in text

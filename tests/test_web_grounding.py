@@ -56,6 +56,7 @@ def page(served_app, chromium):
         window.__s = await import('/static/schema.js');
         window.__q = await import('/static/quantities.js');
         window.__c = await import('/static/copying.js');
+        window.__d = await import('/static/dates.js');
         window.__colors = await import('/static/colors.js');
         window.__gaz = new window.__g.Gazetteer(await (await fetch('/domain/gazetteer.json')).json());
         window.__tools = (await (await fetch('/api/domain')).json()).tools;
@@ -112,6 +113,10 @@ def test_js_ground_call_agrees_with_python(page):
         ({"tool": "addPoint", "arguments": {"place": "Lima", "color": "Grey"}}, None),
         ({"tool": "addCircle", "arguments": {"place": "Lima", "radius": 5, "color": "#A0E51D"}}, None),
         ({"tool": "addPolyline", "arguments": {"positions": [{"place": "Lima"}] * 2, "color": "tense"}}, None),
+        # dates copied as typed: read, left for the contract (ISO), refused with the reason
+        ({"tool": "setTime", "arguments": {"time": "noon on May 4 1999", "multiplier": 5}}, None),
+        ({"tool": "setTime", "arguments": {"time": "2024-06-21T12:00:00+02:00"}}, None),
+        ({"tool": "setTime", "arguments": {"time": "soon"}}, None),
     ]
     js = page.evaluate("cases => cases.map(([o, r]) => window.__g.groundCall(o, window.__tools, window.__gaz, r))",
                        cases)
@@ -127,6 +132,9 @@ def test_js_ground_call_agrees_with_python(page):
     assert [p["field"] for p in js[10]["problems"]] == ["arguments.positions[5].place"]  # the rest repaired
     assert js[12]["problems"] == [] and js[11]["problems"] != []
     assert [r["call"]["arguments"]["color"] for r in js[13:16]] == ["gray", "#a0e51d", "tense"]
+    assert [r["call"]["arguments"]["time"] for r in js[16:19]] == [
+        "1999-05-04T12:00:00Z", "2024-06-21T12:00:00+02:00", "soon"]
+    assert [len(r["problems"]) for r in js[16:19]] == [0, 0, 1]
     assert page.evaluate("c => window.__s.checkCall(c, window.__tools)", js[15]["call"]) == [
         {"path": "arguments.color", "message": '"tense" is not a \'color\''}]
 
@@ -158,7 +166,7 @@ def test_js_copying_agrees_with_python(page):
              # cues, typed numbers, evidence for optional numbers
              "pin 12.5N 0.2W titld 'Zone 1' huge", "put the camera above Denver now", "fly to Lima very slowly",
              "draw a bold line through Lima to Quito named Route 66 as well", "lat=-0 lon 08 then 180.5 and 2029",
-             "tag Big Apple as", "WITH THE LABEL Base Camp, Peru"]
+             "tag Big Apple as", "WITH THE LABEL Base Camp, Peru", "set the clock to noon on May 4 1999 at 20x"]
     assert page.evaluate("texts => texts.map(t => window.__c.requestSpans(t))", texts) == [
         request_spans(t) for t in texts]
     assert page.evaluate("() => window.__colors.COLOR_PATTERN") == COLOR_PATTERN
@@ -175,6 +183,30 @@ def test_js_copying_agrees_with_python(page):
     pairs = [["orgole", "ongole"], ["", "abc"], ["kitten", "sitting"], ["rio de janiero", "rio de janeiro"]]
     assert page.evaluate("pairs => pairs.map(([a, b]) => window.__c.editDistance(a, b))", pairs) == [
         edit_distance(a, b) for a, b in pairs]
+
+
+def test_js_dates_agree_with_python(page):
+    """The same dates read, the same reasons refused, the same dates offered by a request."""
+    from tests.test_dates import READ, REFUSED
+    from webslm.copying import dates_written
+    from webslm.dates import parse_when
+
+    def python(text):
+        try:
+            return [parse_when(text), None]
+        except ValueError as e:
+            return [None, str(e).replace('"', "'")]
+
+    texts = [t for t, _ in READ + REFUSED] + ["13th of December 2024 at 8:45PM", "May 5 2020 at 0:30", "٣ May 2020",
+                                                "2020-1-2t03:04z", "jan 2 2020 noon", "May 5 20200", 7]
+    js = page.evaluate("""texts => texts.map(t => {
+        try { return [window.__d.parseWhen(t), null]; } catch (e) { return [null, e.message.replaceAll('"', "'")]; }
+    })""", texts)
+    assert js == [python(t) for t in texts]
+    requests = ["start the clock at noon on May 4 1999 running 50 times faster", "go to 2010/09/12 then March 1 2011",
+                "Set the time to the 13th of December 2024 at 8:45pm and speed up x50", "fly to Lima"]
+    assert page.evaluate("rs => rs.map(r => window.__c.datesWritten(r))", requests) == [
+        dates_written(r) for r in requests]
 
 
 QUANTITIES = ["4.4 km", "16,000 feet", "15-mile", "0.6m", '16"', "500'", "-209.8mm", "1,250.5 metres", " 3 yd ",

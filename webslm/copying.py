@@ -9,11 +9,14 @@ evidence for:
   field is written exactly when the request has a cue (required then, removed otherwise);
 - a number marked `"x-copy": true` (a typed coordinate) is a number the request writes, with either sign, within
   the schema's minimum and maximum;
+- a date-time marked `"x-copy": true` is the request's date as typed ("noon on May 4 1999", the longest span that
+  reads as one date, webslm.dates): required when the request writes one, removed when not;
 - a colour is one the request names ("dark blue" -> "darkblue", "grey" -> "gray", #hex as typed), required when
   one is named, removed when none is;
 - a number (or a quantity string, "15 miles") marked `"x-cues"` is written only when the request has a digit or a
   cue word, and always when it has a cue word ("bold" for a width);
-- a field, a required property or an `anyOf` branch left with nothing to write removes its object in turn.
+- a field, a required property or an `anyOf` branch left with nothing to write removes its object in turn, and
+  so does an object left with fewer properties than its minProperties or none of its anyOf `required` lists.
 The browser builds the same schema (web/static/copying.js; tests/test_web_grounding.py checks both agree).
 """
 
@@ -22,11 +25,13 @@ from __future__ import annotations
 import re
 
 from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
+from webslm.dates import WHEN_FORMAT, is_when
 
 COPY_KEY = "x-copy"
 CUES_KEY = "x-cues"
 TYPO_CUE_LENGTH = 5
-MAX_SPAN_WORDS = 6  # longer than any gazetteer name the generator writes ("Rio de Janeiro, Brazil" is 4)
+MAX_SPAN_WORDS = 6
+MAX_DATE_WORDS = 8  # "the 30th of June 1996 at 7:45am" is 7  # longer than any gazetteer name the generator writes ("Rio de Janeiro, Brazil" is 4)
 
 _SPAN_EDGES = " \t\"'`.,;:!?()[]{}<>\u201c\u201d\u2018\u2019"
 # Apostrophes also start or end some names ("Ryazan\u2019", "'s-Hertogenbosch", "\u2018Ajlun"): such spans are kept
@@ -104,6 +109,12 @@ def numbers_written(text: str) -> list[int | float]:
     return list(out)
 
 
+def dates_written(text: str) -> list[str]:
+    """The spans of `text` that read as a date (webslm.dates) and are not part of a longer one."""
+    dates = [s for s in request_spans(text, MAX_DATE_WORDS) if is_when(s)]
+    return [s for s in dates if not any(s != longer and s in longer for longer in dates)]
+
+
 def colors_named(request: str) -> list[str]:
     """The colours `request` names, as the emission schema writes them: CSS names written as one to three words
     ("dark blue"; "grey" read as "gray") and #RRGGBB / #RGB as typed."""
@@ -118,12 +129,18 @@ _HEX = re.compile(r"^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$")
 _UNWRITABLE = object()
 
 
+def _exactly(number):
+    """One number as a range of one: xgrammar writes an enum's 66.1 as "66.099999999999994", a range as "66.1"."""
+    return {"type": "number", "minimum": number, "maximum": number}
+
+
 def for_request(schema, request: str):
     """`schema` narrowed to what `request` can mean, by the rules in this module's docstring. The input is not
     modified; a schema nothing could satisfy any more is returned unchanged."""
     spans = request_spans(request)
     colors = colors_named(request)
     numbers = numbers_written(request)
+    dates = dates_written(request)
 
     def fits(node, span: str) -> bool:
         return node.get("minLength", 0) <= len(span) <= node.get("maxLength", len(span))
@@ -138,7 +155,9 @@ def for_request(schema, request: str):
         announced = False
         if node.get(COPY_KEY) is True and node.get("type") == "number":
             inside = [n for n in numbers if node.get("minimum", n) <= n <= node.get("maximum", n)]
-            return ({"enum": inside} if inside else _UNWRITABLE), False
+            return ({"anyOf": [_exactly(n) for n in inside]} if inside else _UNWRITABLE), False
+        if node.get(COPY_KEY) is True and node.get("format") == WHEN_FORMAT:
+            return ({"enum": dates} if dates else _UNWRITABLE), bool(dates)
         if node.get(COPY_KEY) is True:
             if cues is not None:
                 after_cues = [s for s in spans_after_cues(request, cues) if fits(node, s)]
@@ -175,6 +194,14 @@ def for_request(schema, request: str):
                     required.append(name)
             if required:
                 out["required"] = required
+            # what is left must still be satisfiable: enough properties, an anyOf of `required` lists still possible
+            kept = out["properties"].keys()
+            if len(kept) < node.get("minProperties", 0):
+                return _UNWRITABLE, False
+            if "anyOf" in out:
+                out["anyOf"] = [b for b in out["anyOf"] if "properties" in b or set(b.get("required", ())) <= kept]
+                if not out["anyOf"]:
+                    return _UNWRITABLE, False
         return out, announced
 
     narrowed = walk(schema)[0]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import jsonschema
 from webslm import REPO_ROOT
 from webslm.colors import COLOR_FORMAT, COLOR_PATTERN, is_color
 from webslm.copying import COPY_KEY, CUES_KEY
+from webslm.dates import WHEN_FORMAT, is_iso_datetime, is_when
 from webslm.errors import Problem, WebslmError
 from webslm.quantities import LENGTH_UNITS, QUANTITY_PATTERN, UNIT_KEY
 
@@ -31,12 +31,14 @@ PLACE_KEY = "place"
 _format_checker = jsonschema.FormatChecker()
 
 
-@_format_checker.checks("date-time", raises=ValueError)
+@_format_checker.checks("date-time")
 def _is_iso8601(value) -> bool:
-    if not isinstance(value, str):
-        return True
-    datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    return True
+    return not isinstance(value, str) or is_iso_datetime(value)
+
+
+@_format_checker.checks(WHEN_FORMAT)
+def _is_when(value) -> bool:
+    return not isinstance(value, str) or is_when(value)
 
 
 @_format_checker.checks(COLOR_FORMAT)
@@ -157,11 +159,14 @@ def _meant_branch(error):
 
 def _emission_form(schema: dict) -> dict:
     """Copy of `schema` where every object with longitude+latitude may instead hold {"place": NAME}, every
-    number with a unit may instead be a quantity string, and a colour is a pattern constrained decoding can follow."""
+    number with a unit may instead be a quantity string, a copied date-time is a date as typed ("when"), and a
+    colour is a pattern constrained decoding can follow."""
     if not isinstance(schema, dict):
         return schema
     if schema.get("format") == COLOR_FORMAT:
         return {**{k: v for k, v in schema.items() if k != "format"}, "pattern": COLOR_PATTERN}
+    if schema.get("format") == "date-time" and schema.get(COPY_KEY) is True:
+        return {**schema, "format": WHEN_FORMAT}
     out = {k: _emission_form(v) if isinstance(v, dict) else v for k, v in schema.items()}
     if "properties" in schema:
         out["properties"] = {k: _emission_form(v) for k, v in schema["properties"].items()}

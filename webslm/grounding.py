@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from webslm.colors import COLOR_FORMAT, canonical_color, is_color
-from webslm.copying import edit_distance, request_spans
+from webslm.copying import COPY_KEY, edit_distance, request_spans
+from webslm.dates import is_iso_datetime, parse_when
 from webslm.domain import COORDINATE_KEYS, PLACE_KEY
 from webslm.errors import Problem
 from webslm.quantities import UNIT_KEY, convert_quantity
@@ -121,8 +122,9 @@ def ground_call(output, domain: "Domain", gazetteer: Gazetteer | None,
     """The executed call for a model's output: quantity strings converted to the unit their tool schema names,
     every {"place": NAME} replaced by the gazetteer's longitude/latitude (a domain without a gazetteer keeps the
     key, for the tool contract to refuse); with the user's `request`, a place name copied with a slip is read as
-    the request's words (`Gazetteer.resolve_copied`); colours are written canonically (webslm.colors). Returns the
-    call and the problems (unknown places, unreadable quantities). The input is not modified."""
+    the request's words (`Gazetteer.resolve_copied`); a date copied as typed becomes ISO 8601 (webslm.dates);
+    colours are written canonically (webslm.colors). Returns the call and the problems (unknown places, unreadable
+    quantities or dates). The input is not modified."""
     problems: list[Problem] = []
 
     def walk(node, schema, path: str):
@@ -132,6 +134,13 @@ def ground_call(output, domain: "Domain", gazetteer: Gazetteer | None,
                 return convert_quantity(node, schema[UNIT_KEY])
             except ValueError as e:
                 problems.append(Problem("", path, str(e)))
+                return node
+        if isinstance(node, str) and schema.get("format") == "date-time" and schema.get(COPY_KEY) is True:
+            try:
+                return parse_when(node)
+            except ValueError as e:
+                if not is_iso_datetime(node):
+                    problems.append(Problem("", path, str(e)))
                 return node
         if isinstance(node, str) and schema.get("format") == COLOR_FORMAT and is_color(node):
             return canonical_color(node)

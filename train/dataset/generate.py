@@ -62,9 +62,19 @@ class Quantity:
         return self.text + self.unit if self.unit.strip() else _number(self.number)
 
 
+@dataclass(frozen=True)
+class When:
+    """A date as the sentence wrote it ("noon on May 4 1999") and the instant it means (ISO 8601)."""
+
+    text: str
+    iso: str
+
+
 def _emitted(value):
     if isinstance(value, Quantity):
         return value.emitted()
+    if isinstance(value, When):  # copied as written; grounding reads it (webslm.dates)
+        return value.text
     if isinstance(value, dict):
         return {k: _emitted(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -449,7 +459,8 @@ def slot_locations(gen: RecordGenerator, slot: dict, exp: Expansion):
 
 def slot_datetime(gen: RecordGenerator, slot: dict, exp: Expansion):
     """formats: patterns with {month} {mon} {day} {day_ord} {year} {mm} {dd} {h12} {ampm} {HH} {MM} and
-    {noon}/{midnight}; a format without a time of day means midnight. The value is ISO 8601 UTC ('...Z')."""
+    {noon}/{midnight}; a format without a time of day means midnight. The value is the text and its instant in
+    ISO 8601 UTC ('...Z'); the answer copies the text."""
     rng = gen.rng
     fmt = rng.choice(slot["formats"])
     year = rng.randint(slot.get("min_year", 1990), slot.get("max_year", 2035))
@@ -469,7 +480,7 @@ def slot_datetime(gen: RecordGenerator, slot: dict, exp: Expansion):
         mm=f"{month:02d}", dd=f"{day:02d}", HH=f"{hour:02d}", MM=f"{minute:02d}",
         h12=f"{h12}" if minute == 0 else f"{h12}:{minute:02d}", ampm="am" if hour < 12 else "pm",
         noon="noon", midnight="midnight")
-    return text, f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00Z"
+    return text, When(text, f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:00Z")
 
 
 SLOT_KINDS = {

@@ -3,11 +3,13 @@
 // checks both sides agree.
 
 import { COLOR_PATTERN, CSS_COLOR_NAMES } from "./colors.js";
+import { WHEN_FORMAT, isWhen } from "./dates.js";
 
 export const COPY_KEY = "x-copy";
 export const CUES_KEY = "x-cues";
 const TYPO_CUE_LENGTH = 5;
 export const MAX_SPAN_WORDS = 6;
+const MAX_DATE_WORDS = 8;  // "the 30th of June 1996 at 7:45am" is 7
 
 const EDGES = "\\s\"'`.,;:!?()[\\]{}<>\u201c\u201d\u2018\u2019";
 const EDGES_BUT_APOSTROPHES = "\\s\"`.,;:!?()[\\]{}<>\u201c\u201d";  // apostrophes also start or end some names
@@ -71,6 +73,12 @@ export function numbersWritten(text) {
   return [...out];
 }
 
+// The spans of `text` that read as a date (dates.js) and are not part of a longer one.
+export function datesWritten(text) {
+  const dates = requestSpans(text, MAX_DATE_WORDS).filter(isWhen);
+  return dates.filter((s) => !dates.some((longer) => longer !== s && longer.includes(s)));
+}
+
 // Levenshtein distance over UTF-16 code units (webslm/copying.py edit_distance).
 export function editDistance(a, b) {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -104,6 +112,7 @@ export function forRequest(schema, request) {
   const spans = requestSpans(request);
   const colors = colorsNamed(request);
   const numbers = numbersWritten(request);
+  const dates = datesWritten(request);
   const fits = (node, span) => {
     const length = [...span].length;
     return length >= (node.minLength ?? 0) && length <= (node.maxLength ?? length);
@@ -116,8 +125,10 @@ export function forRequest(schema, request) {
     let announced = false;
     if (node[COPY_KEY] === true && node.type === "number") {
       const inside = numbers.filter((n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? n));
-      return [inside.length ? { enum: inside } : UNWRITABLE, false];
+      // a range of one, not an enum: xgrammar writes an enum's 66.1 as "66.099999999999994"
+      return [inside.length ? { anyOf: inside.map((n) => ({ type: "number", minimum: n, maximum: n })) } : UNWRITABLE, false];
     }
+    if (node[COPY_KEY] === true && node.format === WHEN_FORMAT) return [dates.length ? { enum: dates } : UNWRITABLE, dates.length > 0];
     if (node[COPY_KEY] === true) {
       if (cues !== undefined) {
         const afterCues = spansAfterCues(request, cues).filter((s) => fits(node, s));
@@ -154,6 +165,13 @@ export function forRequest(schema, request) {
         if (subAnnounced && !required.includes(name)) required.push(name);
       }
       if (required.length) out.required = required;
+      // what is left must still be satisfiable: enough properties, an anyOf of `required` lists still possible
+      const kept = Object.keys(out.properties);
+      if (kept.length < (node.minProperties ?? 0)) return [UNWRITABLE, false];
+      if (out.anyOf) {
+        out.anyOf = out.anyOf.filter((b) => b.properties || (b.required || []).every((k) => kept.includes(k)));
+        if (!out.anyOf.length) return [UNWRITABLE, false];
+      }
     }
     return [out, announced];
   }

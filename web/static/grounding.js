@@ -2,8 +2,10 @@
 // (normalize_place_name, Gazetteer.resolve, ground_call). tests/test_web_grounding.py checks both agree.
 
 import { COLOR_FORMAT, canonicalColor, isColor } from "./colors.js";
-import { editDistance, requestSpans } from "./copying.js";
+import { COPY_KEY, editDistance, requestSpans } from "./copying.js";
+import { parseWhen } from "./dates.js";
 import { UNIT_KEY, convertQuantity } from "./quantities.js";
+import { isDateTime } from "./schema.js";
 
 export const COORDINATE_KEYS = ["longitude", "latitude"];
 export const PLACE_KEY = "place";
@@ -97,8 +99,8 @@ export class Gazetteer {
 // The executed call for a model's output: quantity strings converted to the unit their tool schema names (tools:
 // name -> {parameters}), every {"place": NAME} replaced by the gazetteer's longitude/latitude (without a gazetteer
 // the key stays, for the tool contract to refuse); with the user's `request`, a place name copied with a slip is
-// read as the request's words (resolveCopied); colours are written canonically (colors.js). Returns
-// {call, problems}; the input is untouched.
+// read as the request's words (resolveCopied); a date copied as typed becomes ISO 8601 (dates.js); colours are
+// written canonically (colors.js). Returns {call, problems}; the input is untouched.
 export function groundCall(output, tools, gazetteer, request = null) {
   const problems = [];
   function walk(node, schema, path) {
@@ -108,6 +110,14 @@ export function groundCall(output, tools, gazetteer, request = null) {
         return convertQuantity(node, schema[UNIT_KEY]);
       } catch (e) {
         problems.push({ field: path, message: e.message });
+        return node;
+      }
+    }
+    if (typeof node === "string" && schema.format === "date-time" && schema[COPY_KEY] === true) {
+      try {
+        return parseWhen(node);
+      } catch (e) {
+        if (!isDateTime(node)) problems.push({ field: path, message: e.message });
         return node;
       }
     }

@@ -1,10 +1,11 @@
 // A JSON Schema validator for the subset our tool schemas and the emission schema use: type, properties,
 // required, additionalProperties:false, minimum/maximum/exclusiveMinimum/exclusiveMaximum, enum, const, not,
-// anyOf, minItems/maxItems, items, minLength/maxLength, minProperties, format:date-time and format:color (x-unit,
-// x-copy and x-cues are annotations for grounding and decoding). An unknown keyword is an error, so a new schema feature
-// cannot be silently ignored in the browser while Python enforces it.
+// anyOf, minItems/maxItems, items, minLength/maxLength, minProperties, format:date-time, format:color and
+// format:when (x-unit, x-copy and x-cues are annotations for grounding and decoding). An unknown keyword is an
+// error, so a new schema feature cannot be silently ignored in the browser while Python enforces it.
 
 import { COLOR_FORMAT, isColor } from "./colors.js";
+import { WHEN_FORMAT, isWhen } from "./dates.js";
 
 const KNOWN = new Set(["type", "properties", "required", "additionalProperties", "minimum", "maximum",
   "exclusiveMinimum", "exclusiveMaximum", "enum", "const", "not", "anyOf", "minItems", "maxItems", "items",
@@ -95,6 +96,7 @@ export function validate(value, schema, path = "") {
     if (schema.maxLength !== undefined && length > schema.maxLength) errors.push({ path, message: `${show(value)} is too long` });
     if (schema.format === "date-time" && !isDateTime(value)) errors.push({ path, message: `${show(value)} is not a 'date-time'` });
     if (schema.format === COLOR_FORMAT && !isColor(value)) errors.push({ path, message: `${show(value)} is not a 'color'` });
+    if (schema.format === WHEN_FORMAT && !isWhen(value)) errors.push({ path, message: `${show(value)} is not a 'when'` });
   }
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems) errors.push({ path, message: `should have at least ${schema.minItems} items, has ${value.length}` });

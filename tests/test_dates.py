@@ -1,0 +1,93 @@
+"""Dates as people type them, read as ISO 8601 (webslm.dates), and how the emission schema asks for them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from webslm.copying import dates_written, for_request
+from webslm.dates import is_iso_datetime, parse_when
+from webslm.domain import load_domain
+from webslm.grounding import ground_call
+from train.dataset.generate import generate_records
+
+READ = [
+    ("noon on May 4 1999", "1999-05-04T12:00:00Z"),
+    ("2029-12-08T12:45:00Z", "2029-12-08T12:45:00Z"),
+    ("the 12th of September 2010 at 4:45am", "2010-09-12T04:45:00Z"),
+    ("Jun 6th 2016, 12:00", "2016-06-06T12:00:00Z"),
+    ("2 am on 24 March 2030", "2030-03-24T02:00:00Z"),
+    ("October 20, 2026 at noon", "2026-10-20T12:00:00Z"),
+    ("14:30 UTC on Mar 4 1999", "1999-03-04T14:30:00Z"),
+    ("2010/9/12", "2010-09-12T00:00:00Z"),
+    ("2030-03-24 02:00", "2030-03-24T02:00:00Z"),
+    ("12 pm on Jan 1 2000", "2000-01-01T12:00:00Z"),
+    ("12am on Jan 1 2000", "2000-01-01T00:00:00Z"),
+    ("midnight, 29 February 2024", "2024-02-29T00:00:00Z"),
+    ("Sept. 3 2001 11:05:09 p.m.", "2001-09-03T23:05:09Z"),
+]
+REFUSED = [
+    ("May 4 1999 running", "'running' is neither a month nor a time"),
+    ("on May 4 1999", "starts or ends with a joining word"),
+    ("May 4 1999 at", "starts or ends with a joining word"),
+    ("Feb 29 2023", "there is no day 29 in month 2 of 2023"),
+    ("May 4", "needs a day, a month and a four-digit year"),
+    ("noon at 3pm on May 4 1999", "writes the time twice"),
+    ("May 4 1999 2000", "writes the year twice"),
+    ("2020-01-01 on May 4 1999", "writes two dates"),
+    ("13pm on May 4 1999", "13 is not an hour on a 12-hour clock"),
+    ("25:00 on May 4 1999", "25:00:00 is not a time of day"),
+    ("May 4 1999 !", "cannot read '!'"),
+    ("", "it is empty"),
+]
+
+
+@pytest.mark.parametrize("text, iso", READ)
+def test_parse_when_reads_typed_dates(text, iso):
+    assert parse_when(text) == iso and is_iso_datetime(iso)
+
+
+@pytest.mark.parametrize("text, why", REFUSED)
+def test_parse_when_says_why_a_text_is_not_a_date(text, why):
+    with pytest.raises(ValueError, match=why.replace("(", r"\(")):
+        parse_when(text)
+
+
+def test_a_request_offers_its_longest_dates():
+    assert dates_written("start the clock at noon on May 4 1999 running 50 times faster") == ["noon on May 4 1999"]
+    assert dates_written("go to 2010/09/12 then to March 1 2011 at 3pm") == ["2010/09/12", "March 1 2011 at 3pm"]
+    assert dates_written("fly to Lima") == []
+
+
+def test_a_written_date_is_required_and_copied_otherwise_removed():
+    schema = load_domain("cesium").emission_schema()
+    clock = [b for b in for_request(schema, "set the clock to noon on May 4 1999")["anyOf"]
+             if b["properties"]["tool"]["const"] == "setTime"][0]["properties"]["arguments"]
+    assert clock["properties"]["time"] == {"enum": ["noon on May 4 1999"]} and "time" in clock["required"]
+    speed = [b for b in for_request(schema, "run the clock 20x")["anyOf"]
+             if b["properties"]["tool"]["const"] == "setTime"][0]["properties"]["arguments"]
+    assert "time" not in speed["properties"]
+
+
+def test_grounding_reads_a_copied_date_and_says_why_it_cannot():
+    domain = load_domain("cesium")
+    call, problems = ground_call({"tool": "setTime", "arguments": {"time": "noon on May 4 1999"}}, domain, None)
+    assert call["arguments"]["time"] == "1999-05-04T12:00:00Z" and problems == []
+    iso = {"tool": "setTime", "arguments": {"time": "2024-06-21T12:00:00+02:00"}}
+    assert ground_call(iso, domain, None) == (iso, [])  # ISO the parser does not read is left for the contract
+    _, problems = ground_call({"tool": "setTime", "arguments": {"time": "soon"}}, domain, None)
+    assert [(p.field, p.message) for p in problems] == [
+        ("arguments.time", "'soon' is not a date: 'soon' is neither a month nor a time")]
+
+
+def test_generated_dates_are_copied_and_mean_the_reference_instant():
+    domain = load_domain("cesium")
+    seen = 0
+    for record in generate_records(domain, 3000, seed=5):
+        output = json.loads(record["output"])
+        if output["tool"] == "setTime" and "time" in output["arguments"]:
+            seen += 1
+            assert output["arguments"]["time"] in record["instruction"]
+            assert dates_written(record["instruction"]) == [output["arguments"]["time"]], record
+    assert seen > 100

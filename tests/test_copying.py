@@ -129,6 +129,7 @@ def test_typed_coordinates_are_numbers_the_request_writes():
     ("fly to Denver now", None, None),            # no digit, no cue: neither is written
     ("fly to Denver at 5 km", "optional", "optional"),
     ("fly to Denver very slowly", None, "required"),  # a cue word announces the number
+    ("fly to Denver slowly in 40 s", "optional", "required"),
 ])
 def test_optional_numbers_need_a_digit_or_a_cue(request_text, height, duration):
     flight = _arguments(for_request(load_domain("cesium").emission_schema(), request_text), "flyTo")
@@ -139,6 +140,20 @@ def test_optional_numbers_need_a_digit_or_a_cue(request_text, height, duration):
             assert state == expected, (field, branch)
     if height:
         assert {"type": "string", "pattern": QUANTITY_PATTERN} in flight["anyOf"][0]["properties"]["height"]["anyOf"]
+
+
+@pytest.mark.parametrize("request_text, durations", [
+    ("fly to Denver very slowly", [20]),          # the longer cue, not "slowly" inside it
+    ("fly to Denver slowly and smoothly", [10, 5]),
+    ("fly to Denver slowly in 40 s", None),       # a digit: the number is the model's to write
+])
+def test_valued_cues_say_the_number(request_text, durations):
+    flight = _arguments(for_request(load_domain("cesium").emission_schema(), request_text), "flyTo")
+    duration = flight["anyOf"][0]["properties"]["duration"]
+    if durations is None:
+        assert duration.get("type") == "number" and "anyOf" not in duration
+    else:
+        assert duration == {"anyOf": [{"type": "number", "minimum": d, "maximum": d} for d in durations]}
 
 
 def test_a_named_colour_is_required():
@@ -167,7 +182,7 @@ def test_copy_mark_only_on_strings(tmp_path):
         load_domain(root)
 
 
-@pytest.mark.parametrize("cues", [["called", ""], "called", [3]])
+@pytest.mark.parametrize("cues", [["called", ""], "called", [3], {"called": 1}])
 def test_cues_are_a_list_of_words(tmp_path, cues):
     root = tmp_path / "cesium"
     shutil.copytree(load_domain("cesium").root, root)
@@ -203,3 +218,14 @@ def test_every_request_schema_compiles_for_constrained_decoding(name):
     requests = [r["instruction"] for r in generate_records(load_domain(name), 60, seed=3)]
     for request in requests + ["fly to Lima", "move it", "", "??"]:
         constraint._compile(for_request(schema, request))
+
+
+def test_valued_cues_only_on_numbers(tmp_path):
+    root = tmp_path / "cesium"
+    shutil.copytree(load_domain("cesium").root, root)
+    path = root / "tools" / "addPoint.json"
+    spec = json.loads(path.read_text())
+    spec["parameters"]["properties"]["size"][CUES_KEY] = {"huge": "40"}
+    path.write_text(json.dumps(spec))
+    with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.size.x-cues is .*numbers they mean"):
+        load_domain(root)

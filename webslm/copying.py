@@ -14,7 +14,8 @@ evidence for:
 - a colour is one the request names ("dark blue" -> "darkblue", "grey" -> "gray", #hex as typed), required when
   one is named, removed when none is;
 - a number (or a quantity string, "15 miles") marked `"x-cues"` is written only when the request has a digit or a
-  cue word, and always when it has a cue word ("bold" for a width);
+  cue word, and always when it has a cue word ("bold" for a width); cues written as {word: value} also say the
+  number when the request has no digit ("huge" -> 40; "very slowly" is 20, not "slowly"'s 10);
 - a field, a required property or an `anyOf` branch left with nothing to write removes its object in turn, and
   so does an object left with fewer properties than its minProperties or none of its anyOf `required` lists.
 The browser builds the same schema (web/static/copying.js; tests/test_web_grounding.py checks both agree).
@@ -65,16 +66,30 @@ def _is_cue_word(word: str, cue_word: str) -> bool:
     return word == cue_word or (len(cue_word) >= TYPO_CUE_LENGTH and edit_distance(word, cue_word) <= 1)
 
 
-def _cue_ends(text: str, cues) -> list[int]:
-    """Indexes (in text.split()) of the words right after each occurrence of a cue ("called", "with the label"),
-    a cue word of 5 or more letters also when typed with one slip ("titld")."""
+def _cue_matches(text: str, cues) -> list[tuple[int, int, str]]:
+    """(first word, word after the cue, cue) for each occurrence of a cue ("called", "with the label") among the
+    words of `text` (text.split()); a cue word of 5 or more letters also when typed with one slip ("titld")."""
     words = [w.strip(_SPAN_EDGES).lower() for w in text.split()]
-    ends = []
+    matches = []
     for cue in cues:
         cue_words = cue.lower().split()
-        ends += [i + len(cue_words) for i in range(len(words) - len(cue_words) + 1)
-                 if all(_is_cue_word(w, c) for w, c in zip(words[i:i + len(cue_words)], cue_words))]
-    return sorted(set(ends))
+        matches += [(i, i + len(cue_words), cue) for i in range(len(words) - len(cue_words) + 1)
+                    if all(_is_cue_word(w, c) for w, c in zip(words[i:i + len(cue_words)], cue_words))]
+    return matches
+
+
+def _cue_ends(text: str, cues) -> list[int]:
+    return sorted({end for _, end, _ in _cue_matches(text, cues)})
+
+
+def cue_values(text: str, cues: dict) -> list:
+    """The values of the cues `text` holds, a cue inside a longer one left out ("very slowly" is not "slowly")."""
+    matches = _cue_matches(text, cues)
+    values: dict = {}
+    for start, end, cue in matches:
+        if not any((s, e) != (start, end) and s <= start and end <= e for s, e, _ in matches):
+            values.setdefault(cues[cue])
+    return list(values)
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -94,9 +109,13 @@ def spans_after_cues(text: str, cues, max_words: int = MAX_SPAN_WORDS) -> list[s
     return _word_runs(text.split(), _cue_ends(text, cues), max_words)
 
 
+def _has_digit(text: str) -> bool:
+    return re.search("[0-9]", text) is not None  # ASCII digits, as the page's /[0-9]/
+
+
 def gives_number(text: str, cues) -> bool:
     """Whether `text` has a digit or one of `cues` as whole words: evidence that it gives a number."""
-    return any(c.isdigit() for c in text) or bool(_cue_ends(text, cues))
+    return _has_digit(text) or bool(_cue_ends(text, cues))
 
 
 def numbers_written(text: str) -> list[int | float]:
@@ -171,6 +190,8 @@ def for_request(schema, request: str):
             if not gives_number(request, cues):
                 return _UNWRITABLE, False
             announced = bool(_cue_ends(request, cues))
+            if announced and isinstance(cues, dict) and not _has_digit(request):
+                return {"anyOf": [_exactly(v) for v in cue_values(request, cues)]}, True
         out = {}
         for key, value in node.items():
             if key == "anyOf":

@@ -213,10 +213,15 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
                                   "copied from the request and can only be true on a schema of type string or number")
         for field, node in _marked(spec["parameters"], "parameters", CUES_KEY):
             cues = node[CUES_KEY]
-            if not (isinstance(cues, list) and all(isinstance(c, str) and c.strip() for c in cues)) or not (
-                    node.get("type") == "number" or node.get(COPY_KEY) is True):
+            words = cues if isinstance(cues, list) else list(cues) if isinstance(cues, dict) else None
+            valued = isinstance(cues, dict) and node.get("type") == "number" and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in cues.values())
+            if words is None or not all(isinstance(c, str) and c.strip() for c in words) or not (
+                    (isinstance(cues, list) and (node.get("type") == "number" or node.get(COPY_KEY) is True))
+                    or valued):
                 raise WebslmError(f"{path}: {field}.{CUES_KEY} is {cues!r}; it lists the words that announce a "
-                                  f"number or a copied string ({COPY_KEY}), a list of non-empty strings")
+                                  f"number or a copied string ({COPY_KEY}): a list of non-empty strings, or for a "
+                                  "number an object of words and the numbers they mean")
         tools[spec["name"]] = Tool(spec["name"], spec.get("description", ""), spec["parameters"])
     if not tools:
         raise WebslmError(f"{root}: domain pack has no tool schemas in {meta.get('tools_dir', 'tools')}/")

@@ -27,6 +27,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from webslm.copying import CUES_KEY
 from webslm.domain import Domain
 from webslm.errors import WebslmError
 from webslm.grounding import Gazetteer, Place
@@ -341,13 +342,22 @@ def _draw(rng: random.Random, spec: dict) -> tuple[float, int]:
 
 
 def slot_choice(gen: RecordGenerator, slot: dict, exp: Expansion):
-    """options: {"text": value} or ["text", ...] (text is the value)."""
-    options = slot["options"]
+    """options: {"text": value} or ["text", ...] (text is the value); or options_from: "TOOL.FIELD", the field's
+    cue words and their values ("x-cues": {"huge": 40}), so the data says what the contract's vocabulary says."""
+    options = slot["options"] if "options_from" not in slot else _cue_options(gen.domain, slot["options_from"])
     if isinstance(options, list):
         text = gen.rng.choice(options)
         return text, text
     text = gen.rng.choice(list(options))
     return text, options[text]
+
+
+def _cue_options(domain: Domain, field: str) -> dict:
+    tool, _, name = field.partition(".")
+    cues = domain.tools[tool].parameters["properties"][name][CUES_KEY] if tool in domain.tools else None
+    if not isinstance(cues, dict):
+        raise WebslmError(f"options_from {field!r}: no {CUES_KEY} object at the tool schema's properties.{name}")
+    return cues
 
 
 def slot_number(gen: RecordGenerator, slot: dict, exp: Expansion):

@@ -44,17 +44,29 @@ export function requestSpans(text, maxWords = MAX_SPAN_WORDS) {
 const isCueWord = (word, cueWord) =>
   word === cueWord || (cueWord.length >= TYPO_CUE_LENGTH && editDistance(word, cueWord) <= 1);
 
-// Indexes of the words right after each occurrence of a cue (a cue word of 5+ letters also with one slip).
-function cueEnds(text, cues) {
+// [first word, word after the cue, cue] for each occurrence of a cue (a cue word of 5+ letters also with one slip).
+function cueMatches(text, cues) {
   const words = wordsOf(text).map((w) => w.replace(SPAN_EDGES, "").toLowerCase());
-  const ends = new Set();
-  for (const cue of cues) {
+  const matches = [];
+  for (const cue of Array.isArray(cues) ? cues : Object.keys(cues)) {
     const cueWords = cue.toLowerCase().split(/\s+/).filter((w) => w);
     for (let i = 0; i + cueWords.length <= words.length; i++) {
-      if (cueWords.every((c, k) => isCueWord(words[i + k], c))) ends.add(i + cueWords.length);
+      if (cueWords.every((c, k) => isCueWord(words[i + k], c))) matches.push([i, i + cueWords.length, cue]);
     }
   }
-  return [...ends].sort((a, b) => a - b);
+  return matches;
+}
+
+const cueEnds = (text, cues) => [...new Set(cueMatches(text, cues).map(([, end]) => end))].sort((a, b) => a - b);
+
+// The values of the cues `text` holds, a cue inside a longer one left out ("very slowly" is not "slowly").
+export function cueValues(text, cues) {
+  const matches = cueMatches(text, cues);
+  const values = new Set();
+  for (const [start, end, cue] of matches) {
+    if (!matches.some(([s, e]) => (s !== start || e !== end) && s <= start && end <= e)) values.add(cues[cue]);
+  }
+  return [...values];
 }
 
 // The spans of `text` that start right after one of `cues`.
@@ -106,6 +118,9 @@ export function colorsNamed(request) {
 
 const UNWRITABLE = Symbol("unwritable");
 
+// One number as a range of one: xgrammar writes an enum's 66.1 as "66.099999999999994", a range as "66.1".
+const exactly = (n) => ({ type: "number", minimum: n, maximum: n });
+
 // `schema` narrowed to what `request` can mean (webslm/copying.py for_request); a schema nothing could satisfy any
 // more comes back unchanged. Lengths count code points, as JSON Schema does.
 export function forRequest(schema, request) {
@@ -125,8 +140,7 @@ export function forRequest(schema, request) {
     let announced = false;
     if (node[COPY_KEY] === true && node.type === "number") {
       const inside = numbers.filter((n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? n));
-      // a range of one, not an enum: xgrammar writes an enum's 66.1 as "66.099999999999994"
-      return [inside.length ? { anyOf: inside.map((n) => ({ type: "number", minimum: n, maximum: n })) } : UNWRITABLE, false];
+      return [inside.length ? { anyOf: inside.map(exactly) } : UNWRITABLE, false];
     }
     if (node[COPY_KEY] === true && node.format === WHEN_FORMAT) return [dates.length ? { enum: dates } : UNWRITABLE, dates.length > 0];
     if (node[COPY_KEY] === true) {
@@ -141,6 +155,9 @@ export function forRequest(schema, request) {
     if (cues !== undefined) {
       if (!givesNumber(request, cues)) return [UNWRITABLE, false];
       announced = cueEnds(request, cues).length > 0;
+      if (announced && !Array.isArray(cues) && !/[0-9]/.test(request)) {
+        return [{ anyOf: cueValues(request, cues).map(exactly) }, true];
+      }
     }
     const out = {};
     for (const [key, value] of Object.entries(node)) {

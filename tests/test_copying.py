@@ -227,5 +227,31 @@ def test_valued_cues_only_on_numbers(tmp_path):
     spec = json.loads(path.read_text())
     spec["parameters"]["properties"]["size"][CUES_KEY] = {"huge": "40"}
     path.write_text(json.dumps(spec))
-    with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.size.x-cues is .*numbers they mean"):
+    with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.size.x-cues is .*values they mean"):
+        load_domain(root)
+
+
+@pytest.mark.parametrize("request_text, modes", [
+    ("render the world as top-down map", ["2D"]),   # the longest cue: not "map" things, not 3D
+    ("I prefer the round earth", ["3D"]),
+    ("I want Columbus view", ["COLUMBUS_VIEW"]),
+    ("Chandler", None),                              # no cue: no scene mode to write
+])
+def test_valued_cues_choose_the_enum_values_a_request_says(request_text, modes):
+    schema = for_request(load_domain("cesium").emission_schema(), request_text)
+    tools = {b["properties"]["tool"]["const"]: b["properties"]["arguments"] for b in schema["anyOf"]}
+    if modes is None:
+        assert "setSceneMode" not in tools
+    else:
+        assert tools["setSceneMode"]["properties"]["mode"] == {"type": "string", "enum": modes}
+
+
+def test_enum_cues_must_be_enum_values(tmp_path):
+    root = tmp_path / "cesium"
+    shutil.copytree(load_domain("cesium").root, root)
+    path = root / "tools" / "setSceneMode.json"
+    spec = json.loads(path.read_text())
+    spec["parameters"]["properties"]["mode"][CUES_KEY]["flat"] = "FLAT"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(WebslmError, match=r"setSceneMode.json: parameters.properties.mode.x-cues is .*an enum"):
         load_domain(root)

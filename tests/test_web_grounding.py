@@ -166,7 +166,8 @@ def test_js_copying_agrees_with_python(page):
              # cues, typed numbers, evidence for optional numbers
              "pin 12.5N 0.2W titld 'Zone 1' huge", "put the camera above Denver now", "fly to Lima very slowly",
              "draw a bold line through Lima to Quito named Route 66 as well", "lat=-0 lon 08 then 180.5 and 2029",
-             "tag Big Apple as", "WITH THE LABEL Base Camp, Peru", "set the clock to noon on May 4 1999 at 20x"]
+             "tag Big Apple as", "WITH THE LABEL Base Camp, Peru", "set the clock to noon on May 4 1999 at 20x",
+             "render the world as top-down map", "Chandler", "I want Columbus view"]
     assert page.evaluate("texts => texts.map(t => window.__c.requestSpans(t))", texts) == [
         request_spans(t) for t in texts]
     assert page.evaluate("() => window.__colors.COLOR_PATTERN") == COLOR_PATTERN

@@ -16,6 +16,8 @@ evidence for:
 - a number (or a quantity string, "15 miles") marked `"x-cues"` is written only when the request has a digit or a
   cue word, and always when it has a cue word ("bold" for a width); cues written as {word: value} also say the
   number when the request has no digit ("huge" -> 40; "very slowly" is 20, not "slowly"'s 10);
+- an `enum` marked `"x-cues"` is written only when the request has a cue; cues written as {word: value} keep only
+  the values the request's cues say ("top-down map" -> "2D"); a required one left with nothing removes its tool;
 - a field, a required property or an `anyOf` branch left with nothing to write removes its object in turn, and
   so does an object left with fewer properties than its minProperties or none of its anyOf `required` lists.
 The browser builds the same schema (web/static/copying.js; tests/test_web_grounding.py checks both agree).
@@ -186,6 +188,13 @@ def for_request(schema, request: str):
                 return {"enum": fitting}, False
         if node.get("pattern") == COLOR_PATTERN:
             return ({"enum": colors} if colors else _UNWRITABLE), bool(colors)
+        if cues is not None and "enum" in node:
+            plain = {k: v for k, v in node.items() if k != CUES_KEY}
+            if isinstance(cues, dict):
+                said = cue_values(request, cues)
+                values = [v for v in node["enum"] if v in said]
+                return ({**plain, "enum": values} if values else _UNWRITABLE), bool(values)
+            return (plain if _cue_ends(request, cues) else _UNWRITABLE), bool(_cue_ends(request, cues))
         if cues is not None:
             if not gives_number(request, cues):
                 return _UNWRITABLE, False

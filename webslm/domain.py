@@ -214,14 +214,16 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
         for field, node in _marked(spec["parameters"], "parameters", CUES_KEY):
             cues = node[CUES_KEY]
             words = cues if isinstance(cues, list) else list(cues) if isinstance(cues, dict) else None
-            valued = isinstance(cues, dict) and node.get("type") == "number" and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in cues.values())
+            values = list(cues.values()) if isinstance(cues, dict) else []
+            valued = isinstance(cues, dict) and (
+                all(v in node["enum"] for v in values) if "enum" in node else node.get("type") == "number" and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in values))
+            announces = node.get("type") == "number" or node.get(COPY_KEY) is True or "enum" in node
             if words is None or not all(isinstance(c, str) and c.strip() for c in words) or not (
-                    (isinstance(cues, list) and (node.get("type") == "number" or node.get(COPY_KEY) is True))
-                    or valued):
+                    (isinstance(cues, list) and announces) or valued):
                 raise WebslmError(f"{path}: {field}.{CUES_KEY} is {cues!r}; it lists the words that announce a "
-                                  f"number or a copied string ({COPY_KEY}): a list of non-empty strings, or for a "
-                                  "number an object of words and the numbers they mean")
+                                  f"number, an enum or a copied string ({COPY_KEY}): a list of non-empty strings, "
+                                  "or for a number or an enum an object of words and the values they mean")
         tools[spec["name"]] = Tool(spec["name"], spec.get("description", ""), spec["parameters"])
     if not tools:
         raise WebslmError(f"{root}: domain pack has no tool schemas in {meta.get('tools_dir', 'tools')}/")

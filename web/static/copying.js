@@ -152,6 +152,16 @@ export function forRequest(schema, request) {
       if (fitting.length) return [{ enum: fitting }, false];
     }
     if (node.pattern === COLOR_PATTERN) return [colors.length ? { enum: colors } : UNWRITABLE, colors.length > 0];
+    if (cues !== undefined && node.enum) {
+      const { [CUES_KEY]: _, ...plain } = node;
+      if (!Array.isArray(cues)) {
+        const said = cueValues(request, cues);
+        const values = node.enum.filter((v) => said.includes(v));
+        return [values.length ? { ...plain, enum: values } : UNWRITABLE, values.length > 0];
+      }
+      const cued = cueEnds(request, cues).length > 0;
+      return [cued ? plain : UNWRITABLE, cued];
+    }
     if (cues !== undefined) {
       if (!givesNumber(request, cues)) return [UNWRITABLE, false];
       announced = cueEnds(request, cues).length > 0;

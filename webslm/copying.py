@@ -33,8 +33,8 @@ from webslm.dates import WHEN_FORMAT, is_when
 COPY_KEY = "x-copy"
 CUES_KEY = "x-cues"
 TYPO_CUE_LENGTH = 5
-MAX_SPAN_WORDS = 6
-MAX_DATE_WORDS = 8  # "the 30th of June 1996 at 7:45am" is 7  # longer than any gazetteer name the generator writes ("Rio de Janeiro, Brazil" is 4)
+MAX_SPAN_WORDS = 6  # longer than any gazetteer name the generator writes ("Rio de Janeiro, Brazil" is 4)
+MAX_DATE_WORDS = 8  # "the 30th of June 1996 at 7:45am" is 7
 
 _SPAN_EDGES = " \t\"'`.,;:!?()[]{}<>\u201c\u201d\u2018\u2019"
 # Apostrophes also start or end some names ("Ryazan\u2019", "'s-Hertogenbosch", "\u2018Ajlun"): such spans are kept
@@ -166,26 +166,18 @@ def for_request(schema, request: str):
     def fits(node, span: str) -> bool:
         return node.get("minLength", 0) <= len(span) <= node.get("maxLength", len(span))
 
-    def walk(node):
-        """(narrowed node or _UNWRITABLE, whether the request announces it: a cue before it, a colour named)."""
-        if isinstance(node, list):
-            return [walk(item)[0] for item in node], False
-        if not isinstance(node, dict):
-            return node, False
-        cues = node.get(CUES_KEY)
-        announced = False
+    def leaf(node: dict, cues):
+        """(narrowed node or _UNWRITABLE, announced) for a node a rule narrows by itself; None for the others."""
         if node.get(COPY_KEY) is True and node.get("type") == "number":
             inside = [n for n in numbers if node.get("minimum", n) <= n <= node.get("maximum", n)]
             return ({"anyOf": [_exactly(n) for n in inside]} if inside else _UNWRITABLE), False
         if node.get(COPY_KEY) is True and node.get("format") == WHEN_FORMAT:
             return ({"enum": dates} if dates else _UNWRITABLE), bool(dates)
-        if node.get(COPY_KEY) is True:
-            if cues is not None:
-                after_cues = [s for s in spans_after_cues(request, cues) if fits(node, s)]
-                return ({"enum": after_cues} if after_cues else _UNWRITABLE), bool(after_cues)
-            fitting = [s for s in spans if fits(node, s)]
-            if fitting:
-                return {"enum": fitting}, False
+        if node.get(COPY_KEY) is True and cues is not None:
+            after_cues = [s for s in spans_after_cues(request, cues) if fits(node, s)]
+            return ({"enum": after_cues} if after_cues else _UNWRITABLE), bool(after_cues)
+        if node.get(COPY_KEY) is True and any(fits(node, s) for s in spans):
+            return {"enum": [s for s in spans if fits(node, s)]}, False
         if node.get("pattern") == COLOR_PATTERN:
             return ({"enum": colors} if colors else _UNWRITABLE), bool(colors)
         if cues is not None and "enum" in node:
@@ -195,12 +187,23 @@ def for_request(schema, request: str):
                 values = [v for v in node["enum"] if v in said]
                 return ({**plain, "enum": values} if values else _UNWRITABLE), bool(values)
             return (plain if _cue_ends(request, cues) else _UNWRITABLE), bool(_cue_ends(request, cues))
-        if cues is not None:
-            if not gives_number(request, cues):
-                return _UNWRITABLE, False
-            announced = bool(_cue_ends(request, cues))
-            if announced and isinstance(cues, dict) and not _has_digit(request):
-                return {"anyOf": [_exactly(v) for v in cue_values(request, cues)]}, True
+        if cues is not None and not gives_number(request, cues):
+            return _UNWRITABLE, False
+        if isinstance(cues, dict) and _cue_ends(request, cues) and not _has_digit(request):
+            return {"anyOf": [_exactly(v) for v in cue_values(request, cues)]}, True
+        return None
+
+    def walk(node):
+        """(narrowed node or _UNWRITABLE, whether the request announces it: a cue before it, a colour named)."""
+        if isinstance(node, list):
+            return [walk(item)[0] for item in node], False
+        if not isinstance(node, dict):
+            return node, False
+        cues = node.get(CUES_KEY)
+        narrowed = leaf(node, cues)
+        if narrowed is not None:
+            return narrowed
+        announced = cues is not None and bool(_cue_ends(request, cues))  # a number its cue word asks for
         out = {}
         for key, value in node.items():
             if key == "anyOf":

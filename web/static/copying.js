@@ -132,25 +132,19 @@ export function forRequest(schema, request) {
     const length = [...span].length;
     return length >= (node.minLength ?? 0) && length <= (node.maxLength ?? length);
   };
-  // [narrowed node or UNWRITABLE, whether the request announces it]
-  function walk(node) {
-    if (Array.isArray(node)) return [node.map((item) => walk(item)[0]), false];
-    if (node === null || typeof node !== "object") return [node, false];
-    const cues = node[CUES_KEY];
-    let announced = false;
+  // [narrowed node or UNWRITABLE, announced] for a node a rule narrows by itself; null for the others
+  function leaf(node, cues) {
+    const cued = cues !== undefined && cueEnds(request, cues).length > 0;
     if (node[COPY_KEY] === true && node.type === "number") {
       const inside = numbers.filter((n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? n));
       return [inside.length ? { anyOf: inside.map(exactly) } : UNWRITABLE, false];
     }
     if (node[COPY_KEY] === true && node.format === WHEN_FORMAT) return [dates.length ? { enum: dates } : UNWRITABLE, dates.length > 0];
-    if (node[COPY_KEY] === true) {
-      if (cues !== undefined) {
-        const afterCues = spansAfterCues(request, cues).filter((s) => fits(node, s));
-        return [afterCues.length ? { enum: afterCues } : UNWRITABLE, afterCues.length > 0];
-      }
-      const fitting = spans.filter((s) => fits(node, s));
-      if (fitting.length) return [{ enum: fitting }, false];
+    if (node[COPY_KEY] === true && cues !== undefined) {
+      const afterCues = spansAfterCues(request, cues).filter((s) => fits(node, s));
+      return [afterCues.length ? { enum: afterCues } : UNWRITABLE, afterCues.length > 0];
     }
+    if (node[COPY_KEY] === true && spans.some((s) => fits(node, s))) return [{ enum: spans.filter((s) => fits(node, s)) }, false];
     if (node.pattern === COLOR_PATTERN) return [colors.length ? { enum: colors } : UNWRITABLE, colors.length > 0];
     if (cues !== undefined && node.enum) {
       const { [CUES_KEY]: _, ...plain } = node;
@@ -159,16 +153,20 @@ export function forRequest(schema, request) {
         const values = node.enum.filter((v) => said.includes(v));
         return [values.length ? { ...plain, enum: values } : UNWRITABLE, values.length > 0];
       }
-      const cued = cueEnds(request, cues).length > 0;
       return [cued ? plain : UNWRITABLE, cued];
     }
-    if (cues !== undefined) {
-      if (!givesNumber(request, cues)) return [UNWRITABLE, false];
-      announced = cueEnds(request, cues).length > 0;
-      if (announced && !Array.isArray(cues) && !/[0-9]/.test(request)) {
-        return [{ anyOf: cueValues(request, cues).map(exactly) }, true];
-      }
-    }
+    if (cues !== undefined && !givesNumber(request, cues)) return [UNWRITABLE, false];
+    if (cued && !Array.isArray(cues) && !/[0-9]/.test(request)) return [{ anyOf: cueValues(request, cues).map(exactly) }, true];
+    return null;
+  }
+  // [narrowed node or UNWRITABLE, whether the request announces it: a cue before it, a colour named]
+  function walk(node) {
+    if (Array.isArray(node)) return [node.map((item) => walk(item)[0]), false];
+    if (node === null || typeof node !== "object") return [node, false];
+    const cues = node[CUES_KEY];
+    const narrowed = leaf(node, cues);
+    if (narrowed !== null) return narrowed;
+    const announced = cues !== undefined && cueEnds(request, cues).length > 0;  // a number its cue word asks for
     const out = {};
     for (const [key, value] of Object.entries(node)) {
       if (key === "anyOf") {

@@ -32,7 +32,11 @@ def test_typed_command_gives_a_validated_call_or_a_reported_rejection(tmp_path, 
         before = _globe(page)
         entry = page.evaluate("window.webslm.submit('fly to Paris')")
         after = _globe(page)
+        # a request whose schema holds every per-request form: typed numbers as ranges, a date, cue-announced
+        # fields; web-llm's own xgrammar (wasm) must compile it and decode under it
+        rich = page.evaluate("window.webslm.submit('pin 12.5N 0.2W called Camp, huge, at noon on May 4 1999')")
         context.close()
+    assert rich["raw"] and rich["extra"]["decode_tokens_per_s"] > 0, rich
     assert entry["raw"], entry
     assert entry["extra"]["decode_tokens_per_s"] > 0
     if entry["ok"]:

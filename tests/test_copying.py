@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 
 from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
-from webslm.copying import COPY_KEY, CUES_KEY, colors_named, for_request, request_of, request_spans
+from webslm.copying import (COPY_KEY, CUES_KEY, colors_named, for_request, numbers_written, request_of,
+                            request_spans)
 from webslm.domain import _marked, load_domain
 from webslm.quantities import QUANTITY_PATTERN
 from webslm.errors import WebslmError
@@ -114,11 +115,21 @@ def test_a_cue_announces_a_copied_name_and_its_absence_removes_it():
     assert all("name" not in b["properties"] for b in point("pin Lima as")["anyOf"])  # a cue with nothing after
 
 
+@pytest.mark.parametrize("text, numbers", [
+    ("9.936N 43.183E / 0.7831 degrees south, 24.6837 Degrees West", [9.936, 43.183, -0.7831, -24.6837]),
+    ("lon -66.1 lat 6.1 (\u22125, 08)", [-66.1, 6.1, -5, 8]),
+    ("74.41°N 122.82°E r=1.9 mi", [74.41, 122.82, 1.9]),
+    ("fly to S 33.9", [33.9, -33.9]),             # a hemisphere only before the number: either sign
+])
+def test_numbers_are_read_with_the_sign_written(text, numbers):
+    assert numbers_written(text) == numbers
+
+
 def test_typed_coordinates_are_numbers_the_request_writes():
     schema = load_domain("cesium").emission_schema()
     typed = _arguments(for_request(schema, "pin 12.5N 0.2W and 200"), "addPoint")
     coordinates = typed["anyOf"][0]["properties"]
-    exactly = [{"type": "number", "minimum": n, "maximum": n} for n in (12.5, -12.5, 0.2, -0.2)]
+    exactly = [{"type": "number", "minimum": n, "maximum": n} for n in (12.5, -0.2)]
     assert coordinates["longitude"] == {"anyOf": exactly}  # 200 is not a longitude
     assert coordinates["latitude"] == {"anyOf": exactly}
     named = _arguments(for_request(schema, "pin Lima"), "addPoint")

@@ -167,7 +167,8 @@ def test_js_copying_agrees_with_python(page):
              "pin 12.5N 0.2W titld 'Zone 1' huge", "put the camera above Denver now", "fly to Lima very slowly",
              "draw a bold line through Lima to Quito named Route 66 as well", "lat=-0 lon 08 then 180.5 and 2029",
              "tag Big Apple as", "WITH THE LABEL Base Camp, Peru", "set the clock to noon on May 4 1999 at 20x",
-             "render the world as top-down map", "Chandler", "I want Columbus view"]
+             "render the world as top-down map", "Chandler", "I want Columbus view",
+             "poly: 9.936N 43.183E / 0.7831 degrees south, 24.6837 Degrees West; S 33.9 (-176.22, \u221278.26) 35s"]
     assert page.evaluate("texts => texts.map(t => window.__c.requestSpans(t))", texts) == [
         request_spans(t) for t in texts]
     assert page.evaluate("() => window.__colors.COLOR_PATTERN") == COLOR_PATTERN

@@ -7,8 +7,8 @@ evidence for:
 - a string marked `"x-copy": true` (and every {"place": NAME}) is a run of up to 6 of the request's words;
 - with `"x-cues": [words]` as well, a run that starts right after a cue ("called HQ", "with the label Site A"): the
   field is written exactly when the request has a cue (required then, removed otherwise);
-- a number marked `"x-copy": true` (a typed coordinate) is a number the request writes, with either sign, within
-  the schema's minimum and maximum;
+- a number marked `"x-copy": true` (a typed coordinate) is a number the request writes, with the sign it writes
+  ("-", or S/W after it), within the schema's minimum and maximum;
 - a date-time marked `"x-copy": true` is the request's date as typed ("noon on May 4 1999", the longest span that
   reads as one date, webslm.dates): required when the request writes one, removed when not;
 - a colour is one the request names ("dark blue" -> "darkblue", "grey" -> "gray", #hex as typed), required when
@@ -120,13 +120,29 @@ def gives_number(text: str, cues) -> bool:
     return _has_digit(text) or bool(_cue_ends(text, cues))
 
 
+_HEMISPHERE = r"(?:n|s|e|w|north|south|east|west)"
+_SIGNED_NUMBER = re.compile(  # spaces only (not \s), so the page's regex reads the same
+    r"(?:(?<![a-z])(?P<prefix>" + _HEMISPHERE + r") *)?(?P<minus>[-\u2212])?(?P<digits>[0-9]+(?:\.[0-9]+)?)"
+    r"(?: *°)?(?: *degrees?)?(?: *(?P<suffix>" + _HEMISPHERE + r")(?![a-z]))?",
+    re.IGNORECASE | re.ASCII)
+
+
 def numbers_written(text: str) -> list[int | float]:
-    """The numbers `text` writes, each with either sign, in order: "12.5N 0.2W" -> [12.5, -12.5, 0.2, -0.2]."""
+    """The numbers `text` writes, with the sign it writes: "-" or a hemisphere after the number (S, W, "degrees
+    south") makes it negative, N/E positive; a hemisphere only before it ("S 33.9") leaves both signs.
+    "12.5N 0.2W" -> [12.5, -0.2]."""
     out: dict = {}
-    for digits in re.findall(r"[0-9]+(?:\.[0-9]+)?", text):
-        value = float(digits) if "." in digits else int(digits)
-        out.setdefault(value)
-        out.setdefault(-value)
+    for m in _SIGNED_NUMBER.finditer(text):
+        value = float(m["digits"]) if "." in m["digits"] else int(m["digits"])
+        hemisphere = (m["suffix"] or "").lower()[:1]
+        if hemisphere:
+            signs = [-1] if hemisphere in "sw" else [1]
+        elif m["minus"]:
+            signs = [-1]
+        else:
+            signs = [1, -1] if m["prefix"] else [1]
+        for sign in signs:
+            out.setdefault(sign * value)
     return list(out)
 
 

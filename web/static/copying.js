@@ -75,12 +75,22 @@ export const spansAfterCues = (text, cues, maxWords = MAX_SPAN_WORDS) => wordRun
 // Whether `text` has a digit or one of `cues` as whole words.
 export const givesNumber = (text, cues) => /[0-9]/.test(String(text)) || cueEnds(text, cues).length > 0;
 
-// The numbers `text` writes, each with either sign, in order.
+const HEMISPHERE = "(?:n|s|e|w|north|south|east|west)";
+const SIGNED_NUMBER = new RegExp(
+  `(?:(?<![a-z])(?<prefix>${HEMISPHERE}) *)?(?<minus>[-\u2212])?(?<digits>[0-9]+(?:\\.[0-9]+)?)` +
+  `(?: *°)?(?: *degrees?)?(?: *(?<suffix>${HEMISPHERE})(?![a-z]))?`, "gi");
+
+// The numbers `text` writes, with the sign it writes (webslm/copying.py numbers_written).
 export function numbersWritten(text) {
   const out = new Set();
-  for (const digits of String(text).match(/[0-9]+(?:\.[0-9]+)?/g) || []) {
-    out.add(Number(digits));
-    out.add(-Number(digits));
+  for (const m of String(text).matchAll(SIGNED_NUMBER)) {
+    const { prefix, minus, digits, suffix } = m.groups;
+    const hemisphere = (suffix ?? "").toLowerCase().slice(0, 1);
+    let signs;
+    if (hemisphere) signs = "sw".includes(hemisphere) ? [-1] : [1];
+    else if (minus) signs = [-1];
+    else signs = prefix ? [1, -1] : [1];
+    for (const sign of signs) out.add(sign * Number(digits));
   }
   return [...out];
 }

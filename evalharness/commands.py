@@ -68,7 +68,7 @@ def open_runs(args, domain):
     tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size, schema, args.copy_constraint)
     decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}, top-p {args.top_p}"
     decoding += (", unconstrained" if schema is None else ", constrained to the emission schema"
-                 + (", names copied from the request" if args.copy_constraint else ""))
+                 + (", narrowed to each request's evidence" if args.copy_constraint else ""))
     info = {"model": model_arg, "base_weights": base_weights, "adapter": str(args.adapter) if args.adapter else None,
             "decoding": decoding}
     runs = []
@@ -194,8 +194,8 @@ def register(sub) -> None:
     e.add_argument("--unconstrained", action="store_true",
                    help="torch and browser: do not constrain answers to the domain's JSON schema (the demo does)")
     e.add_argument("--no-copy-constraint", dest="copy_constraint", action="store_false",
-                   help="constrained decoding lets names (places, labels, parts) be any string, not only runs of "
-                        "the request's words as the demo does")
+                   help="constrained decoding uses the domain's schema as is, not narrowed to each request's "
+                        "evidence as the demo does (names copied from its words, typed numbers and dates, cue words)")
     e.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     e.add_argument("--top-p", type=float, default=1.0)
     e.add_argument("--seed", type=int, default=0)

@@ -91,3 +91,22 @@ def test_generated_dates_are_copied_and_mean_the_reference_instant():
             assert output["arguments"]["time"] in record["instruction"]
             assert dates_written(record["instruction"]) == [output["arguments"]["time"]], record
     assert seen > 100
+
+
+@pytest.mark.parametrize("formats, message", [
+    (["{month} {day}"], "a datetime slot format wrote a date grounding cannot read: .* needs a day, a month"),
+    (["{day}/{mm}/{year}"], "a datetime slot format wrote a date grounding cannot read"),
+])
+def test_a_date_format_grounding_cannot_read_is_refused(tmp_path, formats, message):
+    import shutil
+
+    from webslm.errors import WebslmError
+
+    root = tmp_path / "cesium"
+    shutil.copytree(load_domain("cesium").root, root)
+    path = root / "templates.json"
+    templates = json.loads(path.read_text())
+    templates["slots"]["when"]["formats"] = formats
+    path.write_text(json.dumps(templates))
+    with pytest.raises(WebslmError, match=message):
+        generate_records(load_domain(root), 300, seed=1)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webslm.copying import CUES_KEY
+from webslm.dates import parse_when
 from webslm.domain import Domain
 from webslm.errors import WebslmError
 from webslm.grounding import Gazetteer, Place
@@ -65,10 +66,19 @@ class Quantity:
 
 @dataclass(frozen=True)
 class When:
-    """A date as the sentence wrote it ("noon on May 4 1999") and the instant it means (ISO 8601)."""
+    """A date as the sentence wrote it ("noon on May 4 1999") and the instant it means (ISO 8601): the answer copies
+    the text, so grounding must read it as that instant."""
 
     text: str
     iso: str
+
+    def __post_init__(self):
+        try:
+            read = parse_when(self.text)
+        except ValueError as e:
+            raise WebslmError(f"a datetime slot format wrote a date grounding cannot read: {e}") from None
+        if read != self.iso:
+            raise WebslmError(f"a datetime slot format wrote {self.text!r} for {self.iso}, which reads as {read}")
 
 
 def _emitted(value):

@@ -156,7 +156,7 @@ def test_js_copying_agrees_with_python(page):
     """The same spans of a request, the same cue spans and typed numbers, the same per-request emission schema
     (cesium and CAD), the same edit distance."""
     from webslm.colors import COLOR_PATTERN
-    from webslm.copying import (colors_named, cue_values, edit_distance, for_request, gives_number, numbers_written,
+    from webslm.copying import (colors_named, cue_matches, cue_values, edit_distance, for_request, numbers_written,
                                 request_spans, spans_after_cues)
 
     texts = [ROUTE, 'pin "Base Camp" at Paris, France!', "  ", "(-176.22, -78.26) r=15-mile", "a\tb\n c;",
@@ -176,10 +176,13 @@ def test_js_copying_agrees_with_python(page):
         colors_named(t) for t in texts]
     cues = ["called", "with the label", "titled", "as", "huge", "slowly"]
     valued = {"slowly": 10, "very slowly": 20, "huge": 40, "as": 1}
-    assert page.evaluate("([texts, cues, valued]) => texts.map(t => [window.__c.spansAfterCues(t, cues), "
-                         "window.__c.givesNumber(t, cues), window.__c.numbersWritten(t), "
-                         "window.__c.cueValues(t, valued)])", [texts, cues, valued]) == [
-        [spans_after_cues(t, cues), gives_number(t, cues), numbers_written(t), cue_values(t, valued)] for t in texts]
+    assert page.evaluate("""([texts, cues, valued]) => texts.map(t => {
+        const [matches, valuedMatches] = [window.__c.cueMatches(t, cues), window.__c.cueMatches(t, valued)];
+        return [matches, window.__c.spansAfterCues(t, matches), window.__c.numbersWritten(t),
+                window.__c.cueValues(valuedMatches, valued)];
+    })""", [texts, cues, valued]) == [
+        [[list(m) for m in cue_matches(t, cues)], spans_after_cues(t, cue_matches(t, cues)), numbers_written(t),
+         cue_values(cue_matches(t, valued), valued)] for t in texts]
     for name in ("cesium", "cad"):
         schema = load_domain(name).emission_schema()
         js = page.evaluate("([schema, texts]) => texts.map(t => window.__c.forRequest(schema, t))", [schema, texts])

@@ -68,7 +68,7 @@ def _is_cue_word(word: str, cue_word: str) -> bool:
     return word == cue_word or (len(cue_word) >= TYPO_CUE_LENGTH and edit_distance(word, cue_word) <= 1)
 
 
-def _cue_matches(text: str, cues) -> list[tuple[int, int, str]]:
+def cue_matches(text: str, cues) -> list[tuple[int, int, str]]:
     """(first word, word after the cue, cue) for each occurrence of a cue ("called", "with the label") among the
     words of `text` (text.split()); a cue word of 5 or more letters also when typed with one slip ("titld")."""
     words = [w.strip(_SPAN_EDGES).lower() for w in text.split()]
@@ -80,13 +80,9 @@ def _cue_matches(text: str, cues) -> list[tuple[int, int, str]]:
     return matches
 
 
-def _cue_ends(text: str, cues) -> list[int]:
-    return sorted({end for _, end, _ in _cue_matches(text, cues)})
-
-
-def cue_values(text: str, cues: dict) -> list:
-    """The values of the cues `text` holds, a cue inside a longer one left out ("very slowly" is not "slowly")."""
-    matches = _cue_matches(text, cues)
+def cue_values(matches, cues: dict) -> list:
+    """The values of the cues matched (`cue_matches`), a cue inside a longer one left out ("very slowly" is not
+    "slowly")."""
     values: dict = {}
     for start, end, cue in matches:
         if not any((s, e) != (start, end) and s <= start and end <= e for s, e, _ in matches):
@@ -105,19 +101,14 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def spans_after_cues(text: str, cues, max_words: int = MAX_SPAN_WORDS) -> list[str]:
-    """The spans of `text` that start right after one of `cues`: "pin called 'Base Camp' at Lima" and ["called"]
-    give "Base Camp", "Base Camp' at" (stripped to "Base Camp' at"), ..."""
-    return _word_runs(text.split(), _cue_ends(text, cues), max_words)
+def spans_after_cues(text: str, matches, max_words: int = MAX_SPAN_WORDS) -> list[str]:
+    """The spans of `text` that start right after a cue matched (`cue_matches`): "pin called 'Base Camp' at Lima"
+    and ["called"] give "Base Camp", "Base Camp' at" (stripped to "Base Camp' at"), ..."""
+    return _word_runs(text.split(), sorted({end for _, end, _ in matches}), max_words)
 
 
 def _has_digit(text: str) -> bool:
     return re.search("[0-9]", text) is not None  # ASCII digits, as the page's /[0-9]/
-
-
-def gives_number(text: str, cues) -> bool:
-    """Whether `text` has a digit or one of `cues` as whole words: evidence that it gives a number."""
-    return _has_digit(text) or bool(_cue_ends(text, cues))
 
 
 _HEMISPHERE = r"(?:n|s|e|w|north|south|east|west)"
@@ -178,19 +169,21 @@ def for_request(schema, request: str):
     colors = colors_named(request)
     numbers = numbers_written(request)
     dates = dates_written(request)
+    digits = _has_digit(request)  # evidence that the request gives a number
 
     def fits(node, span: str) -> bool:
         return node.get("minLength", 0) <= len(span) <= node.get("maxLength", len(span))
 
-    def leaf(node: dict, cues):
-        """(narrowed node or _UNWRITABLE, announced) for a node a rule narrows by itself; None for the others."""
+    def leaf(node: dict, cues, matches: list):
+        """(narrowed node or _UNWRITABLE, announced) for a node a rule narrows by itself; None for the others.
+        `matches`: where the node's cues occur in the request."""
         if node.get(COPY_KEY) is True and node.get("type") == "number":
             inside = [n for n in numbers if node.get("minimum", n) <= n <= node.get("maximum", n)]
             return ({"anyOf": [_exactly(n) for n in inside]} if inside else _UNWRITABLE), False
         if node.get(COPY_KEY) is True and node.get("format") == WHEN_FORMAT:
             return ({"enum": dates} if dates else _UNWRITABLE), bool(dates)
         if node.get(COPY_KEY) is True and cues is not None:
-            after_cues = [s for s in spans_after_cues(request, cues) if fits(node, s)]
+            after_cues = [s for s in spans_after_cues(request, matches) if fits(node, s)]
             return ({"enum": after_cues} if after_cues else _UNWRITABLE), bool(after_cues)
         if node.get(COPY_KEY) is True and any(fits(node, s) for s in spans):
             return {"enum": [s for s in spans if fits(node, s)]}, False
@@ -199,14 +192,14 @@ def for_request(schema, request: str):
         if cues is not None and "enum" in node:
             plain = {k: v for k, v in node.items() if k != CUES_KEY}
             if isinstance(cues, dict):
-                said = cue_values(request, cues)
+                said = cue_values(matches, cues)
                 values = [v for v in node["enum"] if v in said]
                 return ({**plain, "enum": values} if values else _UNWRITABLE), bool(values)
-            return (plain if _cue_ends(request, cues) else _UNWRITABLE), bool(_cue_ends(request, cues))
-        if cues is not None and not gives_number(request, cues):
+            return (plain if matches else _UNWRITABLE), bool(matches)
+        if cues is not None and not (digits or matches):
             return _UNWRITABLE, False
-        if isinstance(cues, dict) and _cue_ends(request, cues) and not _has_digit(request):
-            return {"anyOf": [_exactly(v) for v in cue_values(request, cues)]}, True
+        if isinstance(cues, dict) and matches and not digits:
+            return {"anyOf": [_exactly(v) for v in cue_values(matches, cues)]}, True
         return None
 
     def walk(node):
@@ -216,10 +209,11 @@ def for_request(schema, request: str):
         if not isinstance(node, dict):
             return node, False
         cues = node.get(CUES_KEY)
-        narrowed = leaf(node, cues)
+        matches = cue_matches(request, cues) if cues is not None else []
+        narrowed = leaf(node, cues, matches)
         if narrowed is not None:
             return narrowed
-        announced = cues is not None and bool(_cue_ends(request, cues))  # a number its cue word asks for
+        announced = bool(matches)  # a number its cue word asks for
         out = {}
         for key, value in node.items():
             if key == "anyOf":

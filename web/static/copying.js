@@ -45,7 +45,7 @@ const isCueWord = (word, cueWord) =>
   word === cueWord || (cueWord.length >= TYPO_CUE_LENGTH && editDistance(word, cueWord) <= 1);
 
 // [first word, word after the cue, cue] for each occurrence of a cue (a cue word of 5+ letters also with one slip).
-function cueMatches(text, cues) {
+export function cueMatches(text, cues) {
   const words = wordsOf(text).map((w) => w.replace(SPAN_EDGES, "").toLowerCase());
   const matches = [];
   for (const cue of Array.isArray(cues) ? cues : Object.keys(cues)) {
@@ -57,11 +57,8 @@ function cueMatches(text, cues) {
   return matches;
 }
 
-const cueEnds = (text, cues) => [...new Set(cueMatches(text, cues).map(([, end]) => end))].sort((a, b) => a - b);
-
-// The values of the cues `text` holds, a cue inside a longer one left out ("very slowly" is not "slowly").
-export function cueValues(text, cues) {
-  const matches = cueMatches(text, cues);
+// The values of the cues matched (cueMatches), a cue inside a longer one left out ("very slowly" is not "slowly").
+export function cueValues(matches, cues) {
   const values = new Set();
   for (const [start, end, cue] of matches) {
     if (!matches.some(([s, e]) => (s !== start || e !== end) && s <= start && end <= e)) values.add(cues[cue]);
@@ -69,11 +66,11 @@ export function cueValues(text, cues) {
   return [...values];
 }
 
-// The spans of `text` that start right after one of `cues`.
-export const spansAfterCues = (text, cues, maxWords = MAX_SPAN_WORDS) => wordRuns(wordsOf(text), cueEnds(text, cues), maxWords);
-
-// Whether `text` has a digit or one of `cues` as whole words.
-export const givesNumber = (text, cues) => /[0-9]/.test(String(text)) || cueEnds(text, cues).length > 0;
+// The spans of `text` that start right after a cue matched (cueMatches).
+export function spansAfterCues(text, matches, maxWords = MAX_SPAN_WORDS) {
+  const ends = [...new Set(matches.map(([, end]) => end))].sort((a, b) => a - b);
+  return wordRuns(wordsOf(text), ends, maxWords);
+}
 
 const HEMISPHERE = "(?:n|s|e|w|north|south|east|west)";
 const SIGNED_NUMBER = new RegExp(
@@ -142,16 +139,18 @@ export function forRequest(schema, request) {
     const length = [...span].length;
     return length >= (node.minLength ?? 0) && length <= (node.maxLength ?? length);
   };
-  // [narrowed node or UNWRITABLE, announced] for a node a rule narrows by itself; null for the others
-  function leaf(node, cues) {
-    const cued = cues !== undefined && cueEnds(request, cues).length > 0;
+  const digits = /[0-9]/.test(request);  // evidence that the request gives a number
+  // [narrowed node or UNWRITABLE, announced] for a node a rule narrows by itself; null for the others. `matches`:
+  // where the node's cues occur in the request.
+  function leaf(node, cues, matches) {
+    const cued = matches.length > 0;
     if (node[COPY_KEY] === true && node.type === "number") {
       const inside = numbers.filter((n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? n));
       return [inside.length ? { anyOf: inside.map(exactly) } : UNWRITABLE, false];
     }
     if (node[COPY_KEY] === true && node.format === WHEN_FORMAT) return [dates.length ? { enum: dates } : UNWRITABLE, dates.length > 0];
     if (node[COPY_KEY] === true && cues !== undefined) {
-      const afterCues = spansAfterCues(request, cues).filter((s) => fits(node, s));
+      const afterCues = spansAfterCues(request, matches).filter((s) => fits(node, s));
       return [afterCues.length ? { enum: afterCues } : UNWRITABLE, afterCues.length > 0];
     }
     if (node[COPY_KEY] === true && spans.some((s) => fits(node, s))) return [{ enum: spans.filter((s) => fits(node, s)) }, false];
@@ -159,14 +158,14 @@ export function forRequest(schema, request) {
     if (cues !== undefined && node.enum) {
       const { [CUES_KEY]: _, ...plain } = node;
       if (!Array.isArray(cues)) {
-        const said = cueValues(request, cues);
+        const said = cueValues(matches, cues);
         const values = node.enum.filter((v) => said.includes(v));
         return [values.length ? { ...plain, enum: values } : UNWRITABLE, values.length > 0];
       }
       return [cued ? plain : UNWRITABLE, cued];
     }
-    if (cues !== undefined && !givesNumber(request, cues)) return [UNWRITABLE, false];
-    if (cued && !Array.isArray(cues) && !/[0-9]/.test(request)) return [{ anyOf: cueValues(request, cues).map(exactly) }, true];
+    if (cues !== undefined && !(digits || cued)) return [UNWRITABLE, false];
+    if (cued && !Array.isArray(cues) && !digits) return [{ anyOf: cueValues(matches, cues).map(exactly) }, true];
     return null;
   }
   // [narrowed node or UNWRITABLE, whether the request announces it: a cue before it, a colour named]
@@ -174,9 +173,10 @@ export function forRequest(schema, request) {
     if (Array.isArray(node)) return [node.map((item) => walk(item)[0]), false];
     if (node === null || typeof node !== "object") return [node, false];
     const cues = node[CUES_KEY];
-    const narrowed = leaf(node, cues);
+    const matches = cues !== undefined ? cueMatches(request, cues) : [];
+    const narrowed = leaf(node, cues, matches);
     if (narrowed !== null) return narrowed;
-    const announced = cues !== undefined && cueEnds(request, cues).length > 0;  // a number its cue word asks for
+    const announced = matches.length > 0;  // a number its cue word asks for
     const out = {};
     for (const [key, value] of Object.entries(node)) {
       if (key === "anyOf") {

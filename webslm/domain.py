@@ -212,16 +212,8 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
                 raise WebslmError(f"{path}: {field}.{COPY_KEY} is {node[COPY_KEY]!r}; it marks a string or number "
                                   "copied from the request and can only be true on a schema of type string or number")
         for field, node in _marked(spec["parameters"], "parameters", CUES_KEY):
-            cues = node[CUES_KEY]
-            words = cues if isinstance(cues, list) else list(cues) if isinstance(cues, dict) else None
-            values = list(cues.values()) if isinstance(cues, dict) else []
-            valued = isinstance(cues, dict) and (
-                all(v in node["enum"] for v in values) if "enum" in node else node.get("type") == "number" and all(
-                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in values))
-            announces = node.get("type") == "number" or node.get(COPY_KEY) is True or "enum" in node
-            if words is None or not all(isinstance(c, str) and c.strip() for c in words) or not (
-                    (isinstance(cues, list) and announces) or valued):
-                raise WebslmError(f"{path}: {field}.{CUES_KEY} is {cues!r}; it lists the words that announce a "
+            if not _cues_fit(node):
+                raise WebslmError(f"{path}: {field}.{CUES_KEY} is {node[CUES_KEY]!r}; it lists the words that announce a "
                                   f"number, an enum or a copied string ({COPY_KEY}): a list of non-empty strings, "
                                   "or for a number or an enum an object of words and the values they mean")
         tools[spec["name"]] = Tool(spec["name"], spec.get("description", ""), spec["parameters"])
@@ -240,6 +232,20 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
         gazetteer_path=root / gazetteer if gazetteer else None,
         meta=meta,
     )
+
+
+def _cues_fit(node: dict) -> bool:
+    """x-cues is a list of words on a number, an enum or a copied string, or {word: value} on a number (numbers)
+    or an enum (its values)."""
+    cues = node[CUES_KEY]
+    if not isinstance(cues, (list, dict)) or not all(isinstance(c, str) and c.strip() for c in cues):
+        return False
+    if isinstance(cues, list):
+        return node.get("type") == "number" or node.get(COPY_KEY) is True or "enum" in node
+    if "enum" in node:
+        return all(v in node["enum"] for v in cues.values())
+    return node.get("type") == "number" and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in cues.values())
 
 
 def _marked(schema, path: str, key: str):

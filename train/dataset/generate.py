@@ -364,7 +364,8 @@ def slot_choice(gen: RecordGenerator, slot: dict, exp: Expansion):
 
 def _cue_options(domain: Domain, field: str) -> dict:
     tool, _, name = field.partition(".")
-    cues = domain.tools[tool].parameters["properties"][name][CUES_KEY] if tool in domain.tools else None
+    field_schema = domain.tools[tool].parameters.get("properties", {}).get(name, {}) if tool in domain.tools else {}
+    cues = field_schema.get(CUES_KEY)
     if not isinstance(cues, dict):
         raise WebslmError(f"options_from {field!r}: no {CUES_KEY} object at the tool schema's properties.{name}")
     return cues

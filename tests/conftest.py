@@ -23,6 +23,20 @@ from web.server import ServedApp  # noqa: F401  (tests type their fixtures with 
 os.environ.setdefault("WEBSLM_WEBGPU", "swiftshader")
 
 
+def edited_domain(tmp_path: Path, name: str, file: str, edit) -> Path:
+    """A copy of domain pack `name` under tmp_path whose JSON `file` (relative to the pack) `edit(data)` changed."""
+    import shutil
+
+    from webslm.domain import load_domain
+
+    root = tmp_path / name
+    shutil.copytree(load_domain(name).root, root)
+    data = json.loads((root / file).read_text())
+    edit(data)
+    (root / file).write_text(json.dumps(data))
+    return root
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import jsonschema
 import pytest
 
+from conftest import edited_domain
 from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
 from webslm.copying import (COPY_KEY, CUES_KEY, colors_named, for_request, numbers_written, request_of,
                             request_spans)
@@ -183,24 +183,16 @@ def _arguments(schema, tool):
 
 
 def test_copy_mark_only_on_strings(tmp_path):
-    root = tmp_path / "cesium"
-    shutil.copytree(load_domain("cesium").root, root)
-    path = root / "tools" / "zoom.json"
-    spec = json.loads(path.read_text())
-    spec["parameters"]["properties"]["amount"][COPY_KEY] = 1
-    path.write_text(json.dumps(spec))
+    root = edited_domain(tmp_path, "cesium", "tools/zoom.json",
+                         lambda spec: spec["parameters"]["properties"]["amount"].update({COPY_KEY: 1}))
     with pytest.raises(WebslmError, match=r"zoom.json: parameters.properties.amount.x-copy is 1; .*type string or"):
         load_domain(root)
 
 
 @pytest.mark.parametrize("cues", [["called", ""], "called", [3], {"called": 1}])
 def test_cues_are_a_list_of_words(tmp_path, cues):
-    root = tmp_path / "cesium"
-    shutil.copytree(load_domain("cesium").root, root)
-    path = root / "tools" / "addPoint.json"
-    spec = json.loads(path.read_text())
-    spec["parameters"]["properties"]["name"][CUES_KEY] = cues
-    path.write_text(json.dumps(spec))
+    root = edited_domain(tmp_path, "cesium", "tools/addPoint.json",
+                         lambda spec: spec["parameters"]["properties"]["name"].update({CUES_KEY: cues}))
     with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.name.x-cues is .*non-empty strings"):
         load_domain(root)
 
@@ -232,12 +224,8 @@ def test_every_request_schema_compiles_for_constrained_decoding(name):
 
 
 def test_valued_cues_only_on_numbers(tmp_path):
-    root = tmp_path / "cesium"
-    shutil.copytree(load_domain("cesium").root, root)
-    path = root / "tools" / "addPoint.json"
-    spec = json.loads(path.read_text())
-    spec["parameters"]["properties"]["size"][CUES_KEY] = {"huge": "40"}
-    path.write_text(json.dumps(spec))
+    root = edited_domain(tmp_path, "cesium", "tools/addPoint.json",
+                         lambda spec: spec["parameters"]["properties"]["size"].update({CUES_KEY: {"huge": "40"}}))
     with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.size.x-cues is .*values they mean"):
         load_domain(root)
 
@@ -258,11 +246,15 @@ def test_valued_cues_choose_the_enum_values_a_request_says(request_text, modes):
 
 
 def test_enum_cues_must_be_enum_values(tmp_path):
-    root = tmp_path / "cesium"
-    shutil.copytree(load_domain("cesium").root, root)
-    path = root / "tools" / "setSceneMode.json"
-    spec = json.loads(path.read_text())
-    spec["parameters"]["properties"]["mode"][CUES_KEY]["flat"] = "FLAT"
-    path.write_text(json.dumps(spec))
+    root = edited_domain(tmp_path, "cesium", "tools/setSceneMode.json",
+                         lambda spec: spec["parameters"]["properties"]["mode"][CUES_KEY].update({"flat": "FLAT"}))
     with pytest.raises(WebslmError, match=r"setSceneMode.json: parameters.properties.mode.x-cues is .*an enum"):
         load_domain(root)
+
+
+@pytest.mark.parametrize("field", ["addPoint.nosuch", "noTool.size", "addPoint.name"])
+def test_options_from_names_a_field_with_valued_cues(tmp_path, field):
+    root = edited_domain(tmp_path, "cesium", "templates.json",
+                         lambda templates: templates["slots"]["size_word"].update({"options_from": field}))
+    with pytest.raises(WebslmError, match=f"options_from '{field}': no x-cues object"):
+        generate_records(load_domain(root), 300, seed=1)

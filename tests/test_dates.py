@@ -98,15 +98,10 @@ def test_generated_dates_are_copied_and_mean_the_reference_instant():
     (["{day}/{mm}/{year}"], "a datetime slot format wrote a date grounding cannot read"),
 ])
 def test_a_date_format_grounding_cannot_read_is_refused(tmp_path, formats, message):
-    import shutil
-
+    from conftest import edited_domain
     from webslm.errors import WebslmError
 
-    root = tmp_path / "cesium"
-    shutil.copytree(load_domain("cesium").root, root)
-    path = root / "templates.json"
-    templates = json.loads(path.read_text())
-    templates["slots"]["when"]["formats"] = formats
-    path.write_text(json.dumps(templates))
+    root = edited_domain(tmp_path, "cesium", "templates.json",
+                         lambda templates: templates["slots"]["when"].update({"formats": formats}))
     with pytest.raises(WebslmError, match=message):
         generate_records(load_domain(root), 300, seed=1)

@@ -47,7 +47,7 @@ def open_runs(args, domain):
             raise WebslmError("--backend endpoint needs --endpoint URL")
         generate = endpoint_backend(args.endpoint, args.endpoint_model, args.max_new_tokens, args.temperature,
                                     args.top_p, args.seed, json_mode=args.json_mode, schema=schema,
-                                    copy_from_request=args.copy_constraint)
+                                    copy_from_request=args.copy_constraint, is_place=domain.is_place)
         yield [Run("endpoint", generate, {"endpoint": args.endpoint})]
         return
 
@@ -65,7 +65,8 @@ def open_runs(args, domain):
     base_weights = args.base_weights or adapter_base_weights(args.adapter)
     model, tokenizer, conv = load_model(model_arg, args.adapter, args.device, base_weights)
     sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
-    tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size, schema, args.copy_constraint)
+    tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size, schema, args.copy_constraint,
+                          domain.is_place)
     decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}, top-p {args.top_p}"
     decoding += (", unconstrained" if schema is None else ", constrained to the emission schema"
                  + (", narrowed to each request's evidence" if args.copy_constraint else ""))

@@ -16,13 +16,15 @@ class SchemaConstraint:
     """Compiles a JSON schema for a tokenizer; `processor()` gives a fresh logits processor per generate()."""
 
     def __init__(self, tokenizer, vocab_size: int, schema: dict | None, stop_token_ids: list[int],
-                 copy_from_request: bool = False):
-        """schema None: any JSON value. copy_from_request: names limited to each request's words."""
+                 copy_from_request: bool = False, is_place=None):
+        """schema None: any JSON value. copy_from_request: narrowed to each request's evidence
+        (webslm.copying.for_request, with the gazetteer's `is_place`)."""
         import xgrammar as xgr
 
         info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids)
         self.compiler = xgr.GrammarCompiler(info, cache_enabled=not copy_from_request)
         self.schema = schema
+        self.is_place = is_place
         self.copy_from_request = copy_from_request and schema is not None
         if schema is None:
             self.grammar = self.compiler.compile_builtin_json_grammar()
@@ -42,4 +44,4 @@ class SchemaConstraint:
             return LogitsProcessor(self.grammar)
         from webslm.copying import for_request
 
-        return LogitsProcessor([self._compile(for_request(self.schema, request)) for request in requests])
+        return LogitsProcessor([self._compile(for_request(self.schema, request, self.is_place)) for request in requests])

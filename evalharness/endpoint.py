@@ -30,10 +30,11 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
 
 def endpoint_backend(url: str, model: str | None = None, max_tokens: int = 160, temperature: float = 0.0,
                      top_p: float = 1.0, seed: int | None = None, json_mode: bool = False, timeout: float = 300.0,
-                     api_key: str | None = None, schema: dict | None = None, copy_from_request: bool = False):
+                     api_key: str | None = None, schema: dict | None = None, copy_from_request: bool = False,
+                     is_place=None):
     """A `Backend` posting each example to `url`; HTTP failures become scored empty answers, not crashes.
     json_mode asks for JSON (response_format json_object), constrained to `schema` when given (web-llm's form),
-    with `copy_from_request` its names to the words of each request (webslm.copying)."""
+    with `copy_from_request` narrowed to each request's evidence (webslm.copying; `is_place`: the gazetteer's)."""
     import httpx
 
     target = chat_completions_url(url)
@@ -49,7 +50,7 @@ def endpoint_backend(url: str, model: str | None = None, max_tokens: int = 160, 
             if seed is not None:
                 body["seed"] = seed
             if json_mode:
-                asked = for_request(schema, request_of(messages)) if copy_from_request else schema
+                asked = for_request(schema, request_of(messages), is_place) if copy_from_request else schema
                 body["response_format"] = {"type": "json_object", **({"schema": json.dumps(asked)} if asked else {})}
             began = time.perf_counter()
             try:

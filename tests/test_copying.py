@@ -95,7 +95,7 @@ def test_generated_answers_satisfy_their_request_schema(name):
                                          for _, node in _marked(tool.parameters, "", CUES_KEY) for cue in node[CUES_KEY]}
     exceptions = 0
     for record in generate_records(domain, 1500, seed=7):
-        valid = jsonschema.Draft202012Validator(for_request(schema, record["instruction"]))
+        valid = jsonschema.Draft202012Validator(for_request(schema, record["instruction"], domain.is_place))
         output = json.loads(record["output"])
         if not valid.is_valid(output):
             assert announcing & set(" ".join(_places(output)).lower().split()), record
@@ -125,15 +125,50 @@ def test_numbers_are_read_with_the_sign_written(text, numbers):
     assert numbers_written(text) == numbers
 
 
+def _exactly(n):
+    return {"type": "number", "minimum": n, "maximum": n}
+
+
 def test_typed_coordinates_are_numbers_the_request_writes():
     schema = load_domain("cesium").emission_schema()
-    typed = _arguments(for_request(schema, "pin 12.5N 0.2W and 200"), "addPoint")
+    typed = _arguments(for_request(schema, "pin 12.5 -0.2 and 200"), "addPoint")
     coordinates = typed["anyOf"][0]["properties"]
-    exactly = [{"type": "number", "minimum": n, "maximum": n} for n in (12.5, -0.2)]
+    exactly = [_exactly(n) for n in (12.5, -0.2)]
     assert coordinates["longitude"] == {"anyOf": exactly}  # 200 is not a longitude
     assert coordinates["latitude"] == {"anyOf": exactly}
     named = _arguments(for_request(schema, "pin Lima"), "addPoint")
     assert [list(b["properties"]) for b in named["anyOf"]] == [["place"]]  # nothing typed: only a place
+
+
+def test_a_written_pair_is_copied_as_a_pair():
+    schema = load_domain("cesium").emission_schema()
+    paired = _arguments(for_request(schema, "pin 12.5N 0.2W size 20"), "addPoint")["anyOf"][0]
+    assert paired["required"][:2] == ["longitude", "latitude"]
+    assert (paired["properties"]["longitude"], paired["properties"]["latitude"]) == (_exactly(-0.2), _exactly(12.5))
+    either = _arguments(for_request(schema, "pin (3.5, 12)"), "addPoint")["anyOf"]  # order not said: both
+    assert [(b["properties"]["longitude"], b["properties"]["latitude"]) for b in either[:2]] == [
+        (_exactly(3.5), _exactly(12)), (_exactly(12), _exactly(3.5))]
+
+
+def test_places_are_names_the_gazetteer_knows():
+    domain = load_domain("cesium")
+    named = _arguments(for_request(domain.emission_schema(), "a marker called Hotel at Fuzhou", domain.is_place),
+                       "addPoint")
+    assert named["anyOf"][0]["properties"]["place"] == {"enum": ["Fuzhou"]}
+
+
+def test_a_listed_route_is_copied_whole_and_in_order():
+    domain = load_domain("cesium")
+    request = "draw a track from Ulan Bator -> Jayapura -> 12N 3.5W named Start"
+    positions = _arguments(for_request(domain.emission_schema(), request, domain.is_place),
+                           "addPolyline")["properties"]["positions"]
+    assert (positions["minItems"], positions["maxItems"], positions["items"]) == (3, 3, False)
+    items = [item["anyOf"] for item in positions["prefixItems"]]
+    assert [b["properties"].get("place") for b in items[0] + items[1]] == [{"enum": ["Ulan Bator"]},
+                                                                           {"enum": ["Jayapura"]}]
+    assert items[2][0]["properties"]["longitude"] == _exactly(-3.5)
+    unlisted = _arguments(for_request(domain.emission_schema(), "line to Lima", domain.is_place), "addPolyline")
+    assert "prefixItems" not in unlisted["properties"]["positions"]
 
 
 @pytest.mark.parametrize("request_text, height, duration", [
@@ -216,11 +251,12 @@ def test_every_request_schema_compiles_for_constrained_decoding(name):
     from tests.tiny_models import make_tiny_tokenizer
 
     tokenizer = make_tiny_tokenizer()
-    schema = load_domain(name).emission_schema()
+    domain = load_domain(name)
+    schema = domain.emission_schema()
     constraint = SchemaConstraint(tokenizer, len(tokenizer), schema, [tokenizer.eos_token_id], copy_from_request=True)
-    requests = [r["instruction"] for r in generate_records(load_domain(name), 60, seed=3)]
-    for request in requests + ["fly to Lima", "move it", "", "??"]:
-        constraint._compile(for_request(schema, request))
+    requests = [r["instruction"] for r in generate_records(domain, 60, seed=3)]
+    for request in requests + ["fly to Lima", "move it", "", "??", "route: Lima, Quito and 12N 3W"]:
+        constraint._compile(for_request(schema, request, domain.is_place))
 
 
 def test_valued_cues_only_on_numbers(tmp_path):

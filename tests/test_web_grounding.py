@@ -57,8 +57,10 @@ def page(served_app, chromium):
         window.__q = await import('/static/quantities.js');
         window.__c = await import('/static/copying.js');
         window.__d = await import('/static/dates.js');
+        window.__l = await import('/static/locations.js');
         window.__colors = await import('/static/colors.js');
         window.__gaz = new window.__g.Gazetteer(await (await fetch('/domain/gazetteer.json')).json());
+        window.__isPlace = (name) => window.__gaz.resolve(name) !== null;
         window.__tools = (await (await fetch('/api/domain')).json()).tools;
     }""")
     yield page
@@ -187,9 +189,39 @@ def test_js_copying_agrees_with_python(page):
         schema = load_domain(name).emission_schema()
         js = page.evaluate("([schema, texts]) => texts.map(t => window.__c.forRequest(schema, t))", [schema, texts])
         assert js == [for_request(schema, t) for t in texts]
+    cesium = load_domain("cesium")
+    js = page.evaluate("([schema, texts]) => texts.map(t => window.__c.forRequest(schema, t, window.__isPlace))",
+                       [cesium.emission_schema(), texts])
+    assert js == [for_request(cesium.emission_schema(), t, cesium.is_place) for t in texts]
     pairs = [["orgole", "ongole"], ["", "abc"], ["kitten", "sitting"], ["rio de janiero", "rio de janeiro"]]
     assert page.evaluate("pairs => pairs.map(([a, b]) => window.__c.editDistance(a, b))", pairs) == [
         edit_distance(a, b) for a, b in pairs]
+
+
+def test_js_locations_agree_with_python(page):
+    """The same coordinate pairs, places and lists, on hand-written requests and 300 generated ones."""
+    from dataclasses import asdict
+
+    from train.dataset.generate import generate_records
+    from webslm.locations import coordinate_pairs, listed_locations, locations_written
+
+    domain = load_domain("cesium")
+    texts = [ROUTE, "route: 22.350 N 114.100 E; 51.5673\u00b0 N 0.1341\u00b0 W; 8.1280 degrees south, 147 degrees east",
+             "Poly: coordinates 23.710 north 90.407 east / 5.52N, 5.75E / longitude 121.526 latitude 25.053 / "
+             "lat 74.288 lon 88.690", "(3.5, 12) lon/lat (1, 2) lat/lon 3, 4 (200, 5) (5, 5) lat 1 lat 2",
+             "from Ulan Bator -> Jayapura -> 's-Hertogenbosch & \u2018Ajlun", "Donostia / San Sebastian; Tokyo / Lima",
+             "Tsuen Wan, Hong Kong", "Agra to Greece to Monywa then Brazil, or Peru", "12.5N 0.2W", ""]
+    texts += [r["instruction"] for r in generate_records(domain, 300, seed=11)]
+    js = page.evaluate("""texts => texts.map(t => [window.__l.coordinatePairs(t), window.__l.locationsWritten(t,
+        window.__isPlace), window.__l.listedLocations(t, window.__isPlace)])""", texts)
+
+    def plain(locations):
+        return [{**asdict(loc), "pairs": [list(p) for p in loc.pairs]} for loc in locations]
+
+    python = [[plain(coordinate_pairs(t)), plain(locations_written(t, domain.is_place)),
+               plain(listed_locations(t, domain.is_place))] for t in texts]
+    for text, a, b in zip(texts, js, python):
+        assert a == b, text
 
 
 def test_js_dates_agree_with_python(page):

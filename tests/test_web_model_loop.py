@@ -32,11 +32,13 @@ def test_typed_command_gives_a_validated_call_or_a_reported_rejection(tmp_path, 
         before = _globe(page)
         entry = page.evaluate("window.webslm.submit('fly to Paris')")
         after = _globe(page)
-        # a request whose schema holds every per-request form: typed numbers as ranges, a date, cue-announced
-        # fields; web-llm's own xgrammar (wasm) must compile it and decode under it
+        # requests whose schemas hold every per-request form: a typed pair, a date, cue-announced fields, a list
+        # as prefixItems; web-llm's own xgrammar (wasm) must compile them and decode under them
         rich = page.evaluate("window.webslm.submit('pin 12.5N 0.2W called Camp, huge, at noon on May 4 1999')")
+        listed = page.evaluate("window.webslm.submit('route: Lima -> Quito -> (3.5, 12) called Camp')")
         context.close()
-    assert rich["raw"] and rich["extra"]["decode_tokens_per_s"] > 0, rich
+    for answer in (rich, listed):
+        assert answer["raw"] and answer["extra"]["decode_tokens_per_s"] > 0, answer
     assert entry["raw"], entry
     assert entry["extra"]["decode_tokens_per_s"] > 0
     if entry["ok"]:

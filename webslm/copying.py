@@ -4,11 +4,16 @@ A 135M model copies rare names badly ("Chandler" came out as "Chamberlin"), writ
 13.807, a colour or a width of 1 nobody asked for) and drops what was asked ("named Camp"). `for_request` narrows
 the emission schema for one request, and constrained decoding then cannot write what the request gives no
 evidence for:
-- a string marked `"x-copy": true` (and every {"place": NAME}) is a run of up to 6 of the request's words;
+- a string marked `"x-copy": true` is a run of up to 6 of the request's words; a {"place": NAME} is such a run
+  that the gazetteer knows ("pin called Hotel at Fuzhou": only "Fuzhou");
+- longitude and latitude are a coordinate pair the request writes, as a pair ("9.936N 43.183E": longitude 43.183,
+  latitude 9.936; "(3.5, 12)": either order), when it writes one (webslm.locations);
+- an array of locations is the request's list, whole and in order, when it writes one ("route: Lima -> Quito ->
+  12N 3W": exactly those three);
 - with `"x-cues": [words]` as well, a run that starts right after a cue ("called HQ", "with the label Site A"): the
   field is written exactly when the request has a cue (required then, removed otherwise);
-- a number marked `"x-copy": true` (a typed coordinate) is a number the request writes, with the sign it writes
-  ("-", or S/W after it), within the schema's minimum and maximum;
+- otherwise a number marked `"x-copy": true` (a typed coordinate) is a number the request writes, with the sign
+  it writes ("-", or S/W after it), within the schema's minimum and maximum;
 - a date-time marked `"x-copy": true` is the request's date as typed ("noon on May 4 1999", the longest span that
   reads as one date, webslm.dates): required when the request writes one, removed when not;
 - a colour is one the request names ("dark blue" -> "darkblue", "grey" -> "gray", #hex as typed), required when
@@ -29,18 +34,15 @@ import re
 
 from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
 from webslm.dates import WHEN_FORMAT, is_when
+from webslm.locations import (COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES, Location,
+                              coordinate_pairs, listed_locations, may_name_place)
 
 COPY_KEY = "x-copy"
+PLACE_COPY = "place"  # the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 CUES_KEY = "x-cues"
 TYPO_CUE_LENGTH = 5
-MAX_SPAN_WORDS = 6  # longer than any gazetteer name the generator writes ("Rio de Janeiro, Brazil" is 4)
 MAX_DATE_WORDS = 8  # "the 30th of June 1996 at 7:45am" is 7
 
-_SPAN_EDGES = " \t\"'`.,;:!?()[]{}<>\u201c\u201d\u2018\u2019"
-# Apostrophes also start or end some names ("Ryazan\u2019", "'s-Hertogenbosch", "\u2018Ajlun"): such spans are kept
-# both with and without them.
-_APOSTROPHES = "'\u2018\u2019"
-_SPAN_EDGES_BUT_APOSTROPHES = "".join(c for c in _SPAN_EDGES if c not in _APOSTROPHES)
 
 
 def _word_runs(words: list[str], starts, max_words: int) -> list[str]:
@@ -48,10 +50,10 @@ def _word_runs(words: list[str], starts, max_words: int) -> list[str]:
     for start in starts:
         for end in range(start + 1, min(len(words), start + max_words) + 1):
             words_run = " ".join(words[start:end])
-            span = words_run.strip(_SPAN_EDGES)
+            span = words_run.strip(SPAN_EDGES)
             if span:
                 spans.setdefault(span)
-                with_apostrophes = words_run.strip(_SPAN_EDGES_BUT_APOSTROPHES)
+                with_apostrophes = words_run.strip(SPAN_EDGES_BUT_APOSTROPHES)
                 if with_apostrophes != span:
                     spans.setdefault(with_apostrophes)
     return list(spans)
@@ -71,7 +73,7 @@ def _is_cue_word(word: str, cue_word: str) -> bool:
 def cue_matches(text: str, cues) -> list[tuple[int, int, str]]:
     """(first word, word after the cue, cue) for each occurrence of a cue ("called", "with the label") among the
     words of `text` (text.split()); a cue word of 5 or more letters also when typed with one slip ("titld")."""
-    words = [w.strip(_SPAN_EDGES).lower() for w in text.split()]
+    words = [w.strip(SPAN_EDGES).lower() for w in text.split()]
     matches = []
     for cue in cues:
         cue_words = cue.lower().split()
@@ -162,10 +164,28 @@ def _exactly(number):
     return {"type": "number", "minimum": number, "maximum": number}
 
 
-def for_request(schema, request: str):
-    """`schema` narrowed to what `request` can mean, by the rules in this module's docstring. The input is not
+def _holds_location(node) -> bool:
+    if isinstance(node, list):
+        return any(_holds_location(item) for item in node)
+    if not isinstance(node, dict):
+        return False
+    return node.get(COPY_KEY) == PLACE_COPY or _is_coordinate_object(node) or any(
+        _holds_location(v) for k, v in node.items() if k != CUES_KEY)
+
+
+def _is_coordinate_object(node: dict) -> bool:
+    properties = node.get("properties", {})
+    return all(isinstance(properties.get(k), dict) and properties[k].get(COPY_KEY) is True for k in COORDINATE_KEYS)
+
+
+def for_request(schema, request: str, is_place=None):
+    """`schema` narrowed to what `request` can mean, by the rules in this module's docstring; `is_place(name)`
+    says which names the gazetteer knows (None: no gazetteer, any span may be a place). The input is not
     modified; a schema nothing could satisfy any more is returned unchanged."""
     spans = request_spans(request)
+    places = [s for s in spans if may_name_place(s) and is_place(s)] if is_place else spans
+    pairs = [reading for loc in coordinate_pairs(request) for reading in loc.pairs]
+    listed = listed_locations(request, is_place or (lambda name: False))
     colors = colors_named(request)
     numbers = numbers_written(request)
     dates = dates_written(request)
@@ -174,9 +194,12 @@ def for_request(schema, request: str):
     def fits(node, span: str) -> bool:
         return node.get("minLength", 0) <= len(span) <= node.get("maxLength", len(span))
 
-    def leaf(node: dict, cues, matches: list):
+    def leaf(node: dict, cues, matches: list, only: Location | None):
         """(narrowed node or _UNWRITABLE, announced) for a node a rule narrows by itself; None for the others.
-        `matches`: where the node's cues occur in the request."""
+        `matches`: where the node's cues occur in the request; `only`: the one location a list item must be."""
+        if node.get(COPY_KEY) == PLACE_COPY:
+            names = [n for n in ([only.place] if only else places) if n and fits(node, n)]
+            return ({"enum": names} if names else _UNWRITABLE), False
         if node.get(COPY_KEY) is True and node.get("type") == "number":
             inside = [n for n in numbers if node.get("minimum", n) <= n <= node.get("maximum", n)]
             return ({"anyOf": [_exactly(n) for n in inside]} if inside else _UNWRITABLE), False
@@ -202,32 +225,71 @@ def for_request(schema, request: str):
             return {"anyOf": [_exactly(v) for v in cue_values(matches, cues)]}, True
         return None
 
-    def walk(node):
+    def as_pairs(node: dict, only: Location | None):
+        """A coordinate object as one branch per (longitude, latitude) pair the request writes; None when it
+        writes none (its numbers are then copied one by one)."""
+        readings = only.pairs if only else pairs
+        if only is None and not readings:
+            return None
+        if not readings:
+            return _UNWRITABLE, False
+        rest = {**node, "properties": {k: v for k, v in node["properties"].items() if k not in COORDINATE_KEYS},
+                "required": [k for k in node.get("required", ()) if k not in COORDINATE_KEYS]}
+        walked, announced = walk(rest, only)
+        if walked is _UNWRITABLE:
+            return _UNWRITABLE, False
+        branches = [{**walked, "properties": {COORDINATE_KEYS[0]: _exactly(lon), COORDINATE_KEYS[1]: _exactly(lat),
+                                              **walked["properties"]},
+                     "required": [*COORDINATE_KEYS, *walked.get("required", ())]} for lon, lat in readings]
+        return (branches[0] if len(branches) == 1 else {"anyOf": branches}), announced
+
+    def as_list(node: dict):
+        """An array of locations as exactly the request's list, in its order; None when the request has no
+        list of a length the array allows."""
+        if not (listed and node.get("minItems", 0) <= len(listed) <= node.get("maxItems", len(listed))
+                and _holds_location(node.get("items"))):
+            return None
+        items = [walk(node["items"], loc)[0] for loc in listed]
+        if any(item is _UNWRITABLE for item in items):
+            return None
+        rest = {k: v for k, v in node.items() if k not in ("items", "minItems", "maxItems")}
+        return {**rest, "prefixItems": items, "items": False, "minItems": len(listed), "maxItems": len(listed)}, False
+
+    def walk(node, only: Location | None = None):
         """(narrowed node or _UNWRITABLE, whether the request announces it: a cue before it, a colour named)."""
         if isinstance(node, list):
-            return [walk(item)[0] for item in node], False
+            return [walk(item, only)[0] for item in node], False
         if not isinstance(node, dict):
             return node, False
         cues = node.get(CUES_KEY)
         matches = cue_matches(request, cues) if cues is not None else []
-        narrowed = leaf(node, cues, matches)
+        narrowed = leaf(node, cues, matches, only)
+        if narrowed is None and _is_coordinate_object(node):
+            narrowed = as_pairs(node, only)
+        if narrowed is None and node.get("type") == "array" and only is None:
+            narrowed = as_list(node)
         if narrowed is not None:
             return narrowed
         announced = bool(matches)  # a number its cue word asks for
         out = {}
         for key, value in node.items():
             if key == "anyOf":
-                branches = [b for b in (walk(v)[0] for v in value) if b is not _UNWRITABLE]
+                branches = []
+                for walked in (walk(v, only)[0] for v in value):
+                    if walked is not _UNWRITABLE:  # a branch that became an anyOf itself (pairs) is spliced in
+                        branches += walked["anyOf"] if list(walked) == ["anyOf"] else [walked]
                 if not branches:
                     return _UNWRITABLE, False
                 out[key] = branches
             elif key not in ("properties", CUES_KEY):
-                out[key] = walk(value)[0]
+                out[key] = walk(value, only)[0]
+                if out[key] is _UNWRITABLE:  # an array's items
+                    return _UNWRITABLE, False
         if "properties" in node:
             required = list(node.get("required", ()))
             out["properties"] = {}
             for name, sub in node["properties"].items():
-                walked, sub_announced = walk(sub)
+                walked, sub_announced = walk(sub, only)
                 if walked is _UNWRITABLE:
                     if name in required:
                         return _UNWRITABLE, False

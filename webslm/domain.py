@@ -14,7 +14,8 @@ import jsonschema
 
 from webslm import REPO_ROOT
 from webslm.colors import COLOR_FORMAT, COLOR_PATTERN, is_color
-from webslm.copying import COPY_KEY, CUES_KEY
+from webslm.copying import COPY_KEY, CUES_KEY, PLACE_COPY
+from webslm.locations import COORDINATE_KEYS, PLACE_KEY
 from webslm.dates import WHEN_FORMAT, is_iso_datetime, is_when
 from webslm.errors import Problem, WebslmError
 from webslm.quantities import LENGTH_UNITS, QUANTITY_PATTERN, UNIT_KEY
@@ -22,11 +23,9 @@ from webslm.quantities import LENGTH_UNITS, QUANTITY_PATTERN, UNIT_KEY
 DOMAINS_DIR = REPO_ROOT / "domains"
 DEFAULT_DOMAIN = "cesium"
 
-# Objects with both of these properties may carry {"place": NAME} instead in what the model emits; the
-# resolver (webslm.grounding, and web/ in the browser) turns the name into numbers from the gazetteer. Likewise a
-# number whose schema says "x-unit": "m" may be a quantity string ("4.4 km"), see webslm.quantities.
-COORDINATE_KEYS = ("longitude", "latitude")
-PLACE_KEY = "place"
+# Objects with both COORDINATE_KEYS may carry {"place": NAME} instead in what the model emits; the resolver
+# (webslm.grounding, and web/ in the browser) turns the name into numbers from the gazetteer. Likewise a number
+# whose schema says "x-unit": "m" may be a quantity string ("4.4 km"), see webslm.quantities.
 
 _format_checker = jsonschema.FormatChecker()
 
@@ -88,6 +87,17 @@ class Domain:
         for error in sorted(self._validators[tool].iter_errors(arguments), key=lambda e: list(e.absolute_path)):
             problems.append(Problem(where, _field_path(["arguments", *error.absolute_path], error), error.message))
         return problems
+
+    @cached_property
+    def is_place(self):
+        """name -> whether the domain's gazetteer knows it (`webslm.copying.for_request` offers only such names
+        as places); None for a domain without a gazetteer."""
+        if self.gazetteer_path is None:
+            return None
+        from webslm.grounding import Gazetteer
+
+        gazetteer = Gazetteer.load(self.gazetteer_path)
+        return lambda name: gazetteer.resolve(name) is not None
 
     def emission_schema(self) -> dict:
         """JSON Schema of what the model may write: the call, with {"place": NAME} allowed for coordinates and
@@ -179,7 +189,7 @@ def _emission_form(schema: dict) -> dict:
     props = schema.get("properties", {})
     if schema.get("type") == "object" and all(k in props for k in COORDINATE_KEYS):
         with_place = dict(out)
-        with_place["properties"] = {PLACE_KEY: {"type": "string", "minLength": 1, "maxLength": 80, COPY_KEY: True},
+        with_place["properties"] = {PLACE_KEY: {"type": "string", "minLength": 1, "maxLength": 80, COPY_KEY: PLACE_COPY},
                                     **{k: v for k, v in out["properties"].items() if k not in COORDINATE_KEYS}}
         with_place["required"] = [PLACE_KEY] + [k for k in schema.get("required", []) if k not in COORDINATE_KEYS]
         return {"anyOf": [out, with_place]}

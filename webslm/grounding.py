@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from webslm.colors import COLOR_FORMAT, canonical_color, is_color
 from webslm.copying import COPY_KEY, edit_distance, request_spans
 from webslm.dates import is_iso_datetime, parse_when
-from webslm.domain import COORDINATE_KEYS, PLACE_KEY
+from webslm.locations import COORDINATE_KEYS, PLACE_KEY
 from webslm.errors import Problem
 from webslm.quantities import UNIT_KEY, convert_quantity
 

@@ -121,11 +121,14 @@ function executeCall(input, request = null) {
 }
 
 async function generate(text) {
+  // the names the active domain's gazetteer knows are the only places the model may write (copying.js)
+  const gazetteer = app.gazetteer;
+  const isPlace = gazetteer ? (name) => gazetteer.resolve(name) !== null : null;
   const reply = await app.engine.chat.completions.create({
     messages: [{ role: "system", content: app.domain.system_prompt }, { role: "user", content: text }],
     temperature: 0,
     max_tokens: MAX_ANSWER_TOKENS,
-    response_format: { type: "json_object", schema: JSON.stringify(forRequest(app.domain.emission_schema, text)) },
+    response_format: { type: "json_object", schema: JSON.stringify(forRequest(app.domain.emission_schema, text, isPlace)) },
   });
   const extra = (reply.usage && reply.usage.extra) || {};
   return { raw: reply.choices[0].message.content || "", usage: reply.usage, extra };

@@ -4,18 +4,15 @@
 
 import { COLOR_PATTERN, CSS_COLOR_NAMES } from "./colors.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
+import {
+  COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES, coordinatePairs, listedLocations, mayNamePlace,
+} from "./locations.js";
 
 export const COPY_KEY = "x-copy";
 export const CUES_KEY = "x-cues";
+export const PLACE_COPY = "place";  // the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 const TYPO_CUE_LENGTH = 5;
-export const MAX_SPAN_WORDS = 6;
 const MAX_DATE_WORDS = 8;  // "the 30th of June 1996 at 7:45am" is 7
-
-const EDGES = "\\s\"'`.,;:!?()[\\]{}<>\u201c\u201d\u2018\u2019";
-const EDGES_BUT_APOSTROPHES = "\\s\"`.,;:!?()[\\]{}<>\u201c\u201d";  // apostrophes also start or end some names
-const stripper = (chars) => new RegExp(`^[${chars}]+|[${chars}]+$`, "g");
-const SPAN_EDGES = stripper(EDGES);
-const SPAN_EDGES_BUT_APOSTROPHES = stripper(EDGES_BUT_APOSTROPHES);
 
 function wordRuns(words, starts, maxWords) {
   const spans = new Set();
@@ -128,10 +125,20 @@ const UNWRITABLE = Symbol("unwritable");
 // One number as a range of one: xgrammar writes an enum's 66.1 as "66.099999999999994", a range as "66.1".
 const exactly = (n) => ({ type: "number", minimum: n, maximum: n });
 
-// `schema` narrowed to what `request` can mean (webslm/copying.py for_request); a schema nothing could satisfy any
-// more comes back unchanged. Lengths count code points, as JSON Schema does.
-export function forRequest(schema, request) {
+const isObject = (node) => node !== null && typeof node === "object";
+const holdsLocation = (node) => Array.isArray(node) ? node.some(holdsLocation) : isObject(node) &&
+  (node[COPY_KEY] === PLACE_COPY || isCoordinateObject(node) ||
+   Object.entries(node).some(([k, v]) => k !== CUES_KEY && holdsLocation(v)));
+const isCoordinateObject = (node) => COORDINATE_KEYS.every((k) => isObject(node.properties?.[k]) && node.properties[k][COPY_KEY] === true);
+
+// `schema` narrowed to what `request` can mean (webslm/copying.py for_request); isPlace(name): whether the
+// gazetteer knows a name (null: no gazetteer, any span may be a place). A schema nothing could satisfy any more
+// comes back unchanged. Lengths count code points, as JSON Schema does.
+export function forRequest(schema, request, isPlace = null) {
   const spans = requestSpans(request);
+  const places = isPlace ? spans.filter((s) => mayNamePlace(s) && isPlace(s)) : spans;
+  const pairs = coordinatePairs(request).flatMap((loc) => loc.pairs);
+  const listed = listedLocations(request, isPlace || (() => false));
   const colors = colorsNamed(request);
   const numbers = numbersWritten(request);
   const dates = datesWritten(request);
@@ -141,9 +148,13 @@ export function forRequest(schema, request) {
   };
   const digits = /[0-9]/.test(request);  // evidence that the request gives a number
   // [narrowed node or UNWRITABLE, announced] for a node a rule narrows by itself; null for the others. `matches`:
-  // where the node's cues occur in the request.
-  function leaf(node, cues, matches) {
+  // where the node's cues occur in the request; `only`: the one location a list item must be.
+  function leaf(node, cues, matches, only) {
     const cued = matches.length > 0;
+    if (node[COPY_KEY] === PLACE_COPY) {
+      const names = (only ? [only.place] : places).filter((n) => n && fits(node, n));
+      return [names.length ? { enum: names } : UNWRITABLE, false];
+    }
     if (node[COPY_KEY] === true && node.type === "number") {
       const inside = numbers.filter((n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? n));
       return [inside.length ? { anyOf: inside.map(exactly) } : UNWRITABLE, false];
@@ -168,30 +179,63 @@ export function forRequest(schema, request) {
     if (cued && !Array.isArray(cues) && !digits) return [{ anyOf: cueValues(matches, cues).map(exactly) }, true];
     return null;
   }
+  // A coordinate object as one branch per (longitude, latitude) pair the request writes; null when it writes none.
+  function asPairs(node, only) {
+    const readings = only ? only.pairs : pairs;
+    if (!only && !readings.length) return null;
+    if (!readings.length) return [UNWRITABLE, false];
+    const properties = Object.fromEntries(Object.entries(node.properties).filter(([k]) => !COORDINATE_KEYS.includes(k)));
+    const required = (node.required || []).filter((k) => !COORDINATE_KEYS.includes(k));
+    const [walked, announced] = walk({ ...node, properties, required }, only);
+    if (walked === UNWRITABLE) return [UNWRITABLE, false];
+    const branches = readings.map(([lon, lat]) => ({
+      ...walked,
+      properties: { [COORDINATE_KEYS[0]]: exactly(lon), [COORDINATE_KEYS[1]]: exactly(lat), ...walked.properties },
+      required: [...COORDINATE_KEYS, ...(walked.required || [])],
+    }));
+    return [branches.length === 1 ? branches[0] : { anyOf: branches }, announced];
+  }
+  // An array of locations as exactly the request's list, in its order; null when the request has no list of a
+  // length the array allows.
+  function asList(node) {
+    const n = listed.length;
+    if (!(n && (node.minItems ?? 0) <= n && n <= (node.maxItems ?? n) && holdsLocation(node.items))) return null;
+    const items = listed.map((loc) => walk(node.items, loc)[0]);
+    if (items.includes(UNWRITABLE)) return null;
+    const { items: _, minItems: __, maxItems: ___, ...rest } = node;
+    return [{ ...rest, prefixItems: items, items: false, minItems: n, maxItems: n }, false];
+  }
   // [narrowed node or UNWRITABLE, whether the request announces it: a cue before it, a colour named]
-  function walk(node) {
-    if (Array.isArray(node)) return [node.map((item) => walk(item)[0]), false];
-    if (node === null || typeof node !== "object") return [node, false];
+  function walk(node, only = null) {
+    if (Array.isArray(node)) return [node.map((item) => walk(item, only)[0]), false];
+    if (!isObject(node)) return [node, false];
     const cues = node[CUES_KEY];
     const matches = cues !== undefined ? cueMatches(request, cues) : [];
-    const narrowed = leaf(node, cues, matches);
+    let narrowed = leaf(node, cues, matches, only);
+    if (narrowed === null && isCoordinateObject(node)) narrowed = asPairs(node, only);
+    if (narrowed === null && node.type === "array" && !only) narrowed = asList(node);
     if (narrowed !== null) return narrowed;
     const announced = matches.length > 0;  // a number its cue word asks for
     const out = {};
     for (const [key, value] of Object.entries(node)) {
       if (key === "anyOf") {
-        const branches = value.map((v) => walk(v)[0]).filter((b) => b !== UNWRITABLE);
+        const branches = [];
+        for (const v of value) {
+          const [walked] = walk(v, only);  // a branch that became an anyOf itself (pairs) is spliced in
+          if (walked !== UNWRITABLE) branches.push(...(isObject(walked) && Object.keys(walked).join() === "anyOf" ? walked.anyOf : [walked]));
+        }
         if (!branches.length) return [UNWRITABLE, false];
         out[key] = branches;
       } else if (key !== "properties" && key !== CUES_KEY) {
-        out[key] = walk(value)[0];
+        out[key] = walk(value, only)[0];
+        if (out[key] === UNWRITABLE) return [UNWRITABLE, false];  // an array's items
       }
     }
     if (node.properties) {
       const required = [...(node.required || [])];
       out.properties = {};
       for (const [name, sub] of Object.entries(node.properties)) {
-        const [walked, subAnnounced] = walk(sub);
+        const [walked, subAnnounced] = walk(sub, only);
         if (walked === UNWRITABLE) {
           if (required.includes(name)) return [UNWRITABLE, false];
           continue;

@@ -4,11 +4,10 @@
 import { COLOR_FORMAT, canonicalColor, isColor } from "./colors.js";
 import { COPY_KEY, editDistance, requestSpans } from "./copying.js";
 import { parseWhen } from "./dates.js";
+import { COORDINATE_KEYS, PLACE_KEY } from "./locations.js";
 import { UNIT_KEY, convertQuantity } from "./quantities.js";
 import { isDateTime } from "./schema.js";
 
-export const COORDINATE_KEYS = ["longitude", "latitude"];
-export const PLACE_KEY = "place";
 const GAZETTEER_FORMAT = "webslm-gazetteer/1";
 
 // 'São  Paulo!' -> 'sao paulo'. Python strips characters with a non-zero combining class after NFKD; nonspacing

@@ -1,0 +1,116 @@
+// Where a request says: the places and coordinate pairs it writes, in order, and the list they form
+// (webslm/locations.py, whose docstring says why; tests/test_web_grounding.py checks both sides agree).
+
+// An object with both coordinate keys may hold {"place": NAME} instead in what the model writes (webslm/domain.py).
+export const COORDINATE_KEYS = ["longitude", "latitude"];
+export const PLACE_KEY = "place";
+export const MAX_SPAN_WORDS = 6;
+
+// what is stripped from the ends of a span of words; apostrophes also start or end some names, so spans are also
+// tried with them kept
+const EDGES = "\\s\"'`.,;:!?()[\\]{}<>\u201c\u201d\u2018\u2019";
+const EDGES_BUT_APOSTROPHES = "\\s\"`.,;:!?()[\\]{}<>\u201c\u201d";
+const stripper = (chars) => new RegExp(`^[${chars}]+|[${chars}]+$`, "g");
+export const SPAN_EDGES = stripper(EDGES);
+export const SPAN_EDGES_BUT_APOSTROPHES = stripper(EDGES_BUT_APOSTROPHES);
+
+const NUMBER = "[-\u2212]?[0-9]+(?:\\.[0-9]+)?";
+const coordinate = (i) =>
+  `(?:(?<label${i}>lat|latitude|lon|long|lng|longitude) *[=:]? *(?<labelled${i}>${NUMBER}))` +
+  `|(?:(?<marked${i}>${NUMBER}) *°? *(?:degrees? *)?(?<hemisphere${i}>north|south|east|west|n|s|e|w)(?![a-z]))`;
+const PAIR = new RegExp(`(?<![a-z0-9.])(?:coordinates? *)?(?:${coordinate(1)}) *,? *(?:${coordinate(2)})`, "gi");
+const ORDER = "lon/lat|lat/lon|lng/lat|lat/lng";
+const BARE_PAIR = new RegExp(
+  `(?:(?<order>${ORDER}) *)?\\( *(?<a>${NUMBER}) *, *(?<b>${NUMBER}) *\\)` +
+  `|(?<order2>${ORDER}) *(?<a2>${NUMBER}) *, *(?<b2>${NUMBER})`, "gi");
+
+export const LIST_JOINERS = [",", ";", "/", "&", "->", "and", "to", "then", "or", ", and", ", then"];
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+const JOINER = new RegExp(
+  `^\\s*(?:${[...LIST_JOINERS].sort((a, b) => b.length - a.length).map(escape).join("|")})\\s*$`, "i");
+const LIST_MARK = "(?:^|\\s)(?:-+>?|&)(?:\\s|$)|^/|/$";
+const LIST_MARK_RE = new RegExp(LIST_MARK);
+const BREAK = new RegExp(`[,;]|${LIST_MARK}`);
+
+const value = (text) => Number(text.replace("\u2212", "-"));
+const fitsGlobe = ([lon, lat]) => -180 <= lon && lon <= 180 && -90 <= lat && lat <= 90;
+
+function role(groups, i) {
+  const label = groups[`label${i}`];
+  if (label) return [label.toLowerCase().startsWith("lat") ? "lat" : "lon", value(groups[`labelled${i}`])];
+  const hemisphere = groups[`hemisphere${i}`][0].toLowerCase();
+  const v = value(groups[`marked${i}`]);
+  return ["ns".includes(hemisphere) ? "lat" : "lon", "sw".includes(hemisphere) ? -Math.abs(v) : v];
+}
+
+// {start, end, place: null, pairs: [[lon, lat], ...]} for each coordinate pair `text` writes, in order.
+export function coordinatePairs(text) {
+  text = String(text);
+  const found = [];
+  for (const m of text.matchAll(PAIR)) {
+    const first = role(m.groups, 1), second = role(m.groups, 2);
+    if (first[0] === second[0]) continue;
+    const pair = first[0] === "lon" ? [first[1], second[1]] : [second[1], first[1]];
+    if (fitsGlobe(pair)) found.push({ start: m.index, end: m.index + m[0].length, place: null, pairs: [pair] });
+  }
+  const taken = found.map(({ start, end }) => [start, end]);
+  for (const m of text.matchAll(BARE_PAIR)) {
+    const start = m.index, end = m.index + m[0].length;
+    if (taken.some(([s, e]) => s < end && start < e)) continue;
+    const g = m.groups;
+    const order = (g.order || g.order2 || "").toLowerCase();
+    const a = value(g.a ?? g.a2), b = value(g.b ?? g.b2);
+    const readings = order.startsWith("lon") || order.startsWith("lng") ? [[a, b]] : order ? [[b, a]] : [[a, b], [b, a]];
+    const pairs = readings.filter(fitsGlobe).filter((r, k, all) => all.findIndex((q) => q[0] === r[0] && q[1] === r[1]) === k);
+    if (pairs.length) found.push({ start, end, place: null, pairs });
+  }
+  return found.sort((x, y) => x.start - y.start);
+}
+
+// Whether a span of the request can be one place's name as written ("Tsuen Wan, Hong Kong" can, "-> Jayapura" not).
+export const mayNamePlace = (span) => !LIST_MARK_RE.test(span);
+
+// The places `text` names, left to right: each the longest run of up to 6 words that isPlace accepts, with no list
+// mark inside, outside the [start, end) ranges `taken`.
+export function placesWritten(text, isPlace, taken = []) {
+  text = String(text);
+  const words = [...text.matchAll(/\S+/g)].map((m) => [m.index, m.index + m[0].length]);
+  const found = [];
+  let i = 0;
+  while (i < words.length) {
+    let n = Math.min(MAX_SPAN_WORDS, words.length - i);
+    for (; n > 0; n--) {
+      let start = words[i][0], end = words[i + n - 1][1];
+      const raw = text.slice(start, end);
+      const inner = [raw.replace(SPAN_EDGES_BUT_APOSTROPHES, ""), raw.replace(SPAN_EDGES, "")]
+        .find((s) => s && !BREAK.test(s) && isPlace(s));
+      if (inner === undefined) continue;
+      start += raw.indexOf(inner);
+      end = start + inner.length;
+      if (taken.some(([s, e]) => s < end && start < e)) continue;
+      found.push({ start, end, place: inner, pairs: [] });
+      break;
+    }
+    i += n > 0 ? n : 1;
+  }
+  return found;
+}
+
+// Coordinate pairs and places, in the order `text` writes them.
+export function locationsWritten(text, isPlace) {
+  const pairs = coordinatePairs(text);
+  const places = placesWritten(text, isPlace, pairs.map(({ start, end }) => [start, end]));
+  return [...pairs, ...places].sort((x, y) => x.start - y.start);
+}
+
+// The longest run of two or more locations joined as a list ("Lima, Quito and Cusco"); [] when there is none.
+export function listedLocations(text, isPlace) {
+  text = String(text);
+  let best = [], run = [];
+  for (const loc of locationsWritten(text, isPlace)) {
+    if (run.length && JOINER.test(text.slice(run[run.length - 1].end, loc.start))) run.push(loc);
+    else run = [loc];
+    if (run.length > best.length) best = [...run];
+  }
+  return best.length >= 2 ? best : [];
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import pytest
@@ -12,7 +13,6 @@ from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
 from webslm.copying import (COPY_KEY, CUES_KEY, colors_named, for_request, numbers_written, request_of,
                             request_spans)
 from webslm.domain import _marked, load_domain
-from webslm.quantities import QUANTITY_PATTERN
 from webslm.errors import WebslmError
 from train.dataset.generate import generate_records
 
@@ -88,7 +88,9 @@ def test_request_of_is_the_last_user_message():
 @pytest.mark.parametrize("name", ["cesium", "cad"])
 def test_generated_answers_satisfy_their_request_schema(name):
     """The training data never writes what its request gives no evidence for. The only exceptions: a place whose
-    name holds a colour or a cue word ("Peru", "Big Apple") announces a colour or a size the answer does not have."""
+    name holds a colour or a cue word ("Peru", "Big Apple") announces a colour or a size the answer does not have;
+    a flight time in minutes ("taking 3 min") is 180 seconds, a number the request does not write (durations are
+    not yet quantities with units, as lengths are)."""
     domain = load_domain(name)
     schema = domain.emission_schema()
     announcing = set(CSS_COLOR_NAMES) | {cue for tool in domain.tools.values()
@@ -98,6 +100,9 @@ def test_generated_answers_satisfy_their_request_schema(name):
         valid = jsonschema.Draft202012Validator(for_request(schema, record["instruction"], domain.is_place))
         output = json.loads(record["output"])
         if not valid.is_valid(output):
+            if re.search(r"[0-9] min", record["instruction"]):
+                assert output["arguments"]["duration"] % 60 == 0, record
+                continue
             assert announcing & set(" ".join(_places(output)).lower().split()), record
             exceptions += 1
     assert exceptions <= 3
@@ -172,34 +177,50 @@ def test_a_listed_route_is_copied_whole_and_in_order():
 
 
 @pytest.mark.parametrize("request_text, height, duration", [
-    ("fly to Denver now", None, None),            # no digit, no cue: neither is written
-    ("fly to Denver at 5 km", "optional", "optional"),
+    ("fly to Denver now", None, None),            # no number, no cue: neither is written
+    ("fly to Denver at 5 km", "optional", None),  # 5 is the height's: a length
     ("fly to Denver very slowly", None, "required"),  # a cue word announces the number
     ("fly to Denver slowly in 40 s", "optional", "required"),
+    ("fly to 12N 3W at 2029-12-08", None, None),  # the numbers of a pair and a date are theirs
 ])
-def test_optional_numbers_need_a_digit_or_a_cue(request_text, height, duration):
+def test_optional_numbers_need_a_number_or_a_cue(request_text, height, duration):
     flight = _arguments(for_request(load_domain("cesium").emission_schema(), request_text), "flyTo")
     for branch in flight["anyOf"]:
         for field, expected in (("height", height), ("duration", duration)):
             state = None if field not in branch["properties"] else (
                 "required" if field in branch.get("required", ()) else "optional")
             assert state == expected, (field, branch)
-    if height:
-        assert {"type": "string", "pattern": QUANTITY_PATTERN} in flight["anyOf"][0]["properties"]["height"]["anyOf"]
+    if request_text.endswith("5 km"):
+        assert flight["anyOf"][0]["properties"]["height"] == {"anyOf": [{"enum": ["5 km"]}]}  # as typed
 
 
 @pytest.mark.parametrize("request_text, durations", [
     ("fly to Denver very slowly", [20]),          # the longer cue, not "slowly" inside it
     ("fly to Denver slowly and smoothly", [10, 5]),
-    ("fly to Denver slowly in 40 s", None),       # a digit: the number is the model's to write
+    ("fly to Denver slowly in 40 s", [40, 10]),   # the number written, and the cue's
+    ("fly to Denver in 0.5 s, rotate -3", [0.5, 3]),  # either sign the schema allows
 ])
-def test_valued_cues_say_the_number(request_text, durations):
+def test_copied_numbers_are_written_or_said(request_text, durations):
     flight = _arguments(for_request(load_domain("cesium").emission_schema(), request_text), "flyTo")
     duration = flight["anyOf"][0]["properties"]["duration"]
-    if durations is None:
-        assert duration.get("type") == "number" and "anyOf" not in duration
+    assert duration == {"anyOf": [_exactly(d) for d in durations]}
+
+
+@pytest.mark.parametrize("request_text, multiplier", [
+    ("set the clock to May 4 1999 running 60 times faster", [60, -60]),  # "times" announces it
+    ("run time backwards 100x", [100, -100]),     # "x" written onto its number
+    ("set time to 12 May 2020", None),            # "time" is not "times"
+    ("Add a point named Camp on lon -66.1 lat 6.1", None),
+])
+def test_clock_rates_are_copied_and_announced(request_text, multiplier):
+    schema = for_request(load_domain("cesium").emission_schema(), request_text)
+    tools = {b["properties"]["tool"]["const"]: b["properties"]["arguments"] for b in schema["anyOf"]}
+    clock = tools.get("setTime", {"properties": {}})
+    if multiplier is None:
+        assert "multiplier" not in clock["properties"]
     else:
-        assert duration == {"anyOf": [{"type": "number", "minimum": d, "maximum": d} for d in durations]}
+        assert clock["properties"]["multiplier"] == {"anyOf": [_exactly(m) for m in multiplier]}
+        assert "multiplier" in clock["required"]
 
 
 def test_a_named_colour_is_required():

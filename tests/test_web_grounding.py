@@ -13,7 +13,7 @@ import pytest
 from conftest import open_demo
 from webslm.domain import load_domain
 from webslm.grounding import Gazetteer, ground_call, normalize_place_name
-from webslm.quantities import LENGTH_UNITS, convert_quantity
+from webslm.quantities import LENGTH_UNITS, QUANTITY_PATTERN, convert_quantity
 
 pytestmark = pytest.mark.browser
 
@@ -158,8 +158,8 @@ def test_js_copying_agrees_with_python(page):
     """The same spans of a request, the same cue spans and typed numbers, the same per-request emission schema
     (cesium and CAD), the same edit distance."""
     from webslm.colors import COLOR_PATTERN
-    from webslm.copying import (colors_named, cue_matches, cue_values, edit_distance, for_request, numbers_written,
-                                request_spans, spans_after_cues)
+    from webslm.copying import (colors_named, cue_matches, cue_values, edit_distance, for_request, free_numbers,
+                                numbers_written, quantities_written, request_spans, spans_after_cues)
 
     texts = [ROUTE, 'pin "Base Camp" at Paris, France!', "  ", "(-176.22, -78.26) r=15-mile", "a\tb\n c;",
              "\u201cZone 1\u201d \u2018x\u2019 [y] {z} <w> Ciudad Guzm\u00e1n", "union box1 and box1 into part_7",
@@ -170,7 +170,11 @@ def test_js_copying_agrees_with_python(page):
              "draw a bold line through Lima to Quito named Route 66 as well", "lat=-0 lon 08 then 180.5 and 2029",
              "tag Big Apple as", "WITH THE LABEL Base Camp, Peru", "set the clock to noon on May 4 1999 at 20x",
              "render the world as top-down map", "Chandler", "I want Columbus view",
-             "poly: 9.936N 43.183E / 0.7831 degrees south, 24.6837 Degrees West; S 33.9 (-176.22, \u221278.26) 35s"]
+             "poly: 9.936N 43.183E / 0.7831 degrees south, 24.6837 Degrees West; S 33.9 (-176.22, \u221278.26) 35s",
+             # copied numbers and quantities, clock-rate cues, lists of places
+             "Start the clock at 2029-12-08T12:45:00Z running 60 times faster", "rewind 50x; set time to 12 May 2020",
+             "box1 #2410CC x100 20,700 m 7.1 px ring Milan r=20km 1.9 mi. 3 min -0", "h 6,500 m 11000 ft tall",
+             "route: Agra to Greece to Monywa to Zaozhuang to Brazil.", "Add a point named Camp on lon -66.1 lat 6.1"]
     assert page.evaluate("texts => texts.map(t => window.__c.requestSpans(t))", texts) == [
         request_spans(t) for t in texts]
     assert page.evaluate("() => window.__colors.COLOR_PATTERN") == COLOR_PATTERN
@@ -185,6 +189,11 @@ def test_js_copying_agrees_with_python(page):
     })""", [texts, cues, valued]) == [
         [[list(m) for m in cue_matches(t, cues)], spans_after_cues(t, cue_matches(t, cues)), numbers_written(t),
          cue_values(cue_matches(t, valued), valued)] for t in texts]
+    assert page.evaluate("""([texts, pattern]) => texts.map(t => [window.__c.freeNumbers(t, [[0, 3]]),
+        window.__c.numbersWritten(t, [[0, 3]]), window.__c.quantitiesWritten(t, pattern)])""",
+                         [texts, QUANTITY_PATTERN]) == [
+        [free_numbers(t, [(0, 3)]), numbers_written(t, [(0, 3)]),
+         [list(q) for q in quantities_written(t, QUANTITY_PATTERN)]] for t in texts]
     for name in ("cesium", "cad"):
         schema = load_domain(name).emission_schema()
         js = page.evaluate("([schema, texts]) => texts.map(t => window.__c.forRequest(schema, t))", [schema, texts])

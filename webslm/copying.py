@@ -14,12 +14,16 @@ evidence for:
   field is written exactly when the request has a cue (required then, removed otherwise);
 - otherwise a number marked `"x-copy": true` (a typed coordinate) is a number the request writes, with the sign
   it writes ("-", or S/W after it), within the schema's minimum and maximum;
+- a number (or a quantity string) marked `"x-copy": true` and `"x-cues"` is a number the request writes outside
+  coordinate pairs, dates and quantities (either sign the schema allows: "rewind 50x" is -50), a value its cue
+  words say, or a quantity as typed ("h 1,000m"): "7.1 pixels wide" is never 71; a cue word makes it required, and a
+  cue worth null announces it without saying it ("60 times faster", "100x");
 - a date-time marked `"x-copy": true` is the request's date as typed ("noon on May 4 1999", the longest span that
   reads as one date, webslm.dates): required when the request writes one, removed when not;
 - a colour is one the request names ("dark blue" -> "darkblue", "grey" -> "gray", #hex as typed), required when
   one is named, removed when none is;
-- a number (or a quantity string, "15 miles") marked `"x-cues"` is written only when the request has a digit or a
-  cue word, and always when it has a cue word ("bold" for a width); cues written as {word: value} also say the
+- any other number (or quantity string, "15 miles") marked `"x-cues"` is written only when the request has a digit
+  or a cue word, and always when it has a cue word ("bold" for a width); cues written as {word: value} also say the
   number when the request has no digit ("huge" -> 40; "very slowly" is 20, not "slowly"'s 10);
 - an `enum` marked `"x-cues"` is written only when the request has a cue; cues written as {word: value} keep only
   the values the request's cues say ("top-down map" -> "2D"); a required one left with nothing removes its tool;
@@ -38,6 +42,7 @@ from webslm.locations import (COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_
                               coordinate_pairs, listed_locations, may_name_place)
 
 COPY_KEY = "x-copy"
+MIN_ROUTE = 3  # a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
 PLACE_COPY = "place"  # the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 CUES_KEY = "x-cues"
 TYPO_CUE_LENGTH = 5
@@ -67,13 +72,21 @@ def request_spans(text: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
 
 
 def _is_cue_word(word: str, cue_word: str) -> bool:
-    return word == cue_word or (len(cue_word) >= TYPO_CUE_LENGTH and edit_distance(word, cue_word) <= 1)
+    if word == cue_word:
+        return True
+    plural = word + "s" == cue_word or cue_word + "s" == word  # "time" is another word than "times", not a slip
+    return len(cue_word) >= TYPO_CUE_LENGTH and not plural and edit_distance(word, cue_word) <= 1
+
+
+_GLUED_X = re.compile(r"[0-9][0-9.,]*x|x[0-9][0-9.,]*")  # "100x", "x100": the cue "x" written onto its number
 
 
 def cue_matches(text: str, cues) -> list[tuple[int, int, str]]:
     """(first word, word after the cue, cue) for each occurrence of a cue ("called", "with the label") among the
-    words of `text` (text.split()); a cue word of 5 or more letters also when typed with one slip ("titld")."""
+    words of `text` (text.split()); a cue word of 5 or more letters also when typed with one slip ("titld"), and
+    "x" also when written onto a number ("100x")."""
     words = [w.strip(SPAN_EDGES).lower() for w in text.split()]
+    words = ["x" if _GLUED_X.fullmatch(w) else w for w in words]
     matches = []
     for cue in cues:
         cue_words = cue.lower().split()
@@ -84,10 +97,11 @@ def cue_matches(text: str, cues) -> list[tuple[int, int, str]]:
 
 def cue_values(matches, cues: dict) -> list:
     """The values of the cues matched (`cue_matches`), a cue inside a longer one left out ("very slowly" is not
-    "slowly")."""
+    "slowly"), and a cue that says no value (null: "times" announces a clock rate the request writes) left out."""
     values: dict = {}
     for start, end, cue in matches:
-        if not any((s, e) != (start, end) and s <= start and end <= e for s, e, _ in matches):
+        if cues[cue] is not None and not any((s, e) != (start, end) and s <= start and end <= e
+                                             for s, e, _ in matches):
             values.setdefault(cues[cue])
     return list(values)
 
@@ -109,8 +123,55 @@ def spans_after_cues(text: str, matches, max_words: int = MAX_SPAN_WORDS) -> lis
     return _word_runs(text.split(), sorted({end for _, end, _ in matches}), max_words)
 
 
-def _has_digit(text: str) -> bool:
-    return re.search("[0-9]", text) is not None  # ASCII digits, as the page's /[0-9]/
+# A number as written: "-3", "7.1", "20,700"; not one inside a name or a colour ("box1", "#2410CC"), though "x100"
+# is a clock rate.
+_PLAIN_NUMBER = re.compile(
+    r"(?:(?<![A-Za-z0-9_.,#])|(?<=(?<![A-Za-z0-9_#])x))(?P<minus>[-\u2212])?"
+    r"(?P<digits>[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?)(?![0-9])")
+
+
+def free_numbers(text: str, taken) -> list[int | float]:
+    """The numbers `text` writes outside the character ranges `taken` (a coordinate pair, a date, a quantity with
+    its unit): "lon -66.1 lat 6.1 size 8" with the pair taken -> [8]."""
+    out: dict = {}
+    for m in _PLAIN_NUMBER.finditer(text):
+        if not any(s < m.end() and m.start() < e for s, e in taken):
+            digits = m["digits"].replace(",", "")
+            value = float(digits) if "." in digits else int(digits)
+            out.setdefault(-value if m["minus"] else value)
+    return list(out)
+
+
+def quantities_written(text: str, pattern: str) -> list[tuple[int, int, str]]:
+    """(start, end, quantity) for each quantity `text` writes that the anchored `pattern` (the emission schema's
+    quantity string) reads: "ring Milan r=20km" -> [(12, 16, "20km")]."""
+    core = pattern.removeprefix("^").removesuffix("$")
+    return [(m.start(), m.end(), m.group())
+            for m in re.finditer(r"(?<![A-Za-z0-9_.,#-])(?:" + core + r")(?![A-Za-z0-9])", text)]
+
+
+def _quantity_patterns(node) -> list[str]:
+    """The patterns of the quantity strings in `schema` (the string form of a number with a unit)."""
+    found = []
+    if isinstance(node, dict):
+        if _is_numeric(node):
+            found += [form["pattern"] for form in node.get("anyOf", ()) if "pattern" in form]
+        for value in node.values():
+            found += _quantity_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _quantity_patterns(value)
+    return list(dict.fromkeys(found))
+
+
+def _where(text: str, spans) -> list[tuple[int, int]]:
+    """The character range of the first occurrence of each span."""
+    return [(i, i + len(span)) for span in spans for i in [text.find(span)] if i >= 0]
+
+
+def _in_bounds(node: dict, n) -> bool:
+    return (node.get("minimum", n) <= n <= node.get("maximum", n)
+            and node.get("exclusiveMinimum", n - 1) < n < node.get("exclusiveMaximum", n + 1))
 
 
 _HEMISPHERE = r"(?:n|s|e|w|north|south|east|west)"
@@ -120,12 +181,14 @@ _SIGNED_NUMBER = re.compile(  # spaces only (not \s), so the page's regex reads 
     re.IGNORECASE | re.ASCII)
 
 
-def numbers_written(text: str) -> list[int | float]:
-    """The numbers `text` writes, with the sign it writes: "-" or a hemisphere after the number (S, W, "degrees
-    south") makes it negative, N/E positive; a hemisphere only before it ("S 33.9") leaves both signs.
-    "12.5N 0.2W" -> [12.5, -0.2]."""
+def numbers_written(text: str, taken=()) -> list[int | float]:
+    """The numbers `text` writes outside the character ranges `taken`, with the sign it writes: "-" or a
+    hemisphere after the number (S, W, "degrees south") makes it negative, N/E positive; a hemisphere only before
+    it ("S 33.9") leaves both signs. "12.5N 0.2W" -> [12.5, -0.2]."""
     out: dict = {}
     for m in _SIGNED_NUMBER.finditer(text):
+        if any(s < m.end() and m.start() < e for s, e in taken):
+            continue
         value = float(m["digits"]) if "." in m["digits"] else int(m["digits"])
         hemisphere = (m["suffix"] or "").lower()[:1]
         if hemisphere:
@@ -173,6 +236,11 @@ def _holds_location(node) -> bool:
         _holds_location(v) for k, v in node.items() if k != CUES_KEY)
 
 
+def _is_numeric(node: dict) -> bool:
+    """A number, or a number or a quantity string (a number with a unit, in the emission schema)."""
+    return node.get("type") == "number" or any(form.get("type") == "number" for form in node.get("anyOf", ()))
+
+
 def _is_coordinate_object(node: dict) -> bool:
     properties = node.get("properties", {})
     return all(isinstance(properties.get(k), dict) and properties[k].get(COPY_KEY) is True for k in COORDINATE_KEYS)
@@ -184,12 +252,16 @@ def for_request(schema, request: str, is_place=None):
     modified; a schema nothing could satisfy any more is returned unchanged."""
     spans = request_spans(request)
     places = [s for s in spans if may_name_place(s) and is_place(s)] if is_place else spans
-    pairs = [reading for loc in coordinate_pairs(request) for reading in loc.pairs]
+    located = coordinate_pairs(request)
+    pairs = [reading for loc in located for reading in loc.pairs]
     listed = listed_locations(request, is_place or (lambda name: False))
     colors = colors_named(request)
-    numbers = numbers_written(request)
     dates = dates_written(request)
-    digits = _has_digit(request)  # evidence that the request gives a number
+    quantities = [q for pattern in _quantity_patterns(schema) for q in quantities_written(request, pattern)]
+    not_coordinates = _where(request, dates) + [(start, end) for start, end, _ in quantities]
+    numbers = numbers_written(request, not_coordinates)  # typed coordinates not read as pairs
+    free = free_numbers(request, [(loc.start, loc.end) for loc in located] + not_coordinates)
+    digits = re.search("[0-9]", request) is not None  # evidence that the request gives a number
 
     def fits(node, span: str) -> bool:
         return node.get("minLength", 0) <= len(span) <= node.get("maxLength", len(span))
@@ -200,6 +272,8 @@ def for_request(schema, request: str, is_place=None):
         if node.get(COPY_KEY) == PLACE_COPY:
             names = [n for n in ([only.place] if only else places) if n and fits(node, n)]
             return ({"enum": names} if names else _UNWRITABLE), False
+        if node.get(COPY_KEY) is True and cues is not None and _is_numeric(node):
+            return copied_number(node, cues, matches)
         if node.get(COPY_KEY) is True and node.get("type") == "number":
             inside = [n for n in numbers if node.get("minimum", n) <= n <= node.get("maximum", n)]
             return ({"anyOf": [_exactly(n) for n in inside]} if inside else _UNWRITABLE), False
@@ -224,6 +298,21 @@ def for_request(schema, request: str, is_place=None):
         if isinstance(cues, dict) and matches and not digits:
             return {"anyOf": [_exactly(v) for v in cue_values(matches, cues)]}, True
         return None
+
+    def copied_number(node: dict, cues, matches: list):
+        """A copied, cue-announced number (or number or quantity string): a number the request writes outside
+        coordinate pairs, dates and quantities (either sign the schema allows: "rewind 50x" is -50), a value its
+        cue words say, or a quantity as typed ("1,000m")."""
+        said = cue_values(matches, cues) if isinstance(cues, dict) else []
+        choices = []
+        for form in node.get("anyOf", [node]):
+            if form.get("type") == "number":
+                written = [v for n in free for v in (n, -n)] + said
+                choices += [_exactly(v) for v in dict.fromkeys(written) if _in_bounds(form, v)]
+            elif "pattern" in form:
+                typed = list(dict.fromkeys(q for _, _, q in quantities_written(request, form["pattern"])))
+                choices += [{"enum": typed}] if typed else []
+        return ({"anyOf": choices} if choices else _UNWRITABLE), bool(matches)
 
     def as_pairs(node: dict, only: Location | None):
         """A coordinate object as one branch per (longitude, latitude) pair the request writes; None when it
@@ -261,6 +350,8 @@ def for_request(schema, request: str, is_place=None):
             return [walk(item, only)[0] for item in node], False
         if not isinstance(node, dict):
             return node, False
+        if only is None and len(listed) >= MIN_ROUTE and (_is_coordinate_object(node) or node.get(COPY_KEY) == PLACE_COPY):
+            return _UNWRITABLE, False  # one location, where the request lists several
         cues = node.get(CUES_KEY)
         matches = cue_matches(request, cues) if cues is not None else []
         narrowed = leaf(node, cues, matches, only)

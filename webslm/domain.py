@@ -182,10 +182,10 @@ def _emission_form(schema: dict) -> dict:
         out["properties"] = {k: _emission_form(v) for k, v in schema["properties"].items()}
     if "items" in schema:
         out["items"] = _emission_form(schema["items"])
-    if UNIT_KEY in schema:  # its cues announce the number in either form
-        number = {k: v for k, v in out.items() if k != CUES_KEY}
-        cues = {CUES_KEY: schema[CUES_KEY]} if CUES_KEY in schema else {}
-        return {"anyOf": [number, {"type": "string", "pattern": QUANTITY_PATTERN}], **cues}
+    if UNIT_KEY in schema:  # its cues announce, and its copy mark copies, the number in either form
+        number = {k: v for k, v in out.items() if k not in (CUES_KEY, COPY_KEY)}
+        marks = {k: schema[k] for k in (CUES_KEY, COPY_KEY) if k in schema}
+        return {"anyOf": [number, {"type": "string", "pattern": QUANTITY_PATTERN}], **marks}
     props = schema.get("properties", {})
     if schema.get("type") == "object" and all(k in props for k in COORDINATE_KEYS):
         with_place = dict(out)
@@ -245,8 +245,8 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
 
 
 def _cues_fit(node: dict) -> bool:
-    """x-cues is a list of words on a number, an enum or a copied string, or {word: value} on a number (numbers)
-    or an enum (its values)."""
+    """x-cues is a list of words on a number, an enum or a copied string, or {word: value} on a number (numbers, or
+    null for a word that announces a number without saying it) or an enum (its values)."""
     cues = node[CUES_KEY]
     if not isinstance(cues, (list, dict)) or not all(isinstance(c, str) and c.strip() for c in cues):
         return False
@@ -255,7 +255,7 @@ def _cues_fit(node: dict) -> bool:
     if "enum" in node:
         return all(v in node["enum"] for v in cues.values())
     return node.get("type") == "number" and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in cues.values())
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in cues.values())
 
 
 def _marked(schema, path: str, key: str):

@@ -353,7 +353,7 @@ def _draw(rng: random.Random, spec: dict) -> tuple[float, int]:
 
 def slot_choice(gen: RecordGenerator, slot: dict, exp: Expansion):
     """options: {"text": value} or ["text", ...] (text is the value); or options_from: "TOOL.FIELD", the field's
-    cue words and their values ("x-cues": {"huge": 40}), so the data says what the contract's vocabulary says."""
+    cue words that say a value ("x-cues": {"huge": 40}), so the data says what the contract's vocabulary says."""
     options = slot["options"] if "options_from" not in slot else _cue_options(gen.domain, slot["options_from"])
     if isinstance(options, list):
         text = gen.rng.choice(options)
@@ -368,7 +368,7 @@ def _cue_options(domain: Domain, field: str) -> dict:
     cues = field_schema.get(CUES_KEY)
     if not isinstance(cues, dict):
         raise WebslmError(f"options_from {field!r}: no {CUES_KEY} object at the tool schema's properties.{name}")
-    return cues
+    return {word: value for word, value in cues.items() if value is not None}  # "times" says no value
 
 
 def slot_number(gen: RecordGenerator, slot: dict, exp: Expansion):

@@ -10,6 +10,7 @@ import {
 
 export const COPY_KEY = "x-copy";
 export const CUES_KEY = "x-cues";
+const MIN_ROUTE = 3;  // a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
 export const PLACE_COPY = "place";  // the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 const TYPO_CUE_LENGTH = 5;
 const MAX_DATE_WORDS = 8;  // "the 30th of June 1996 at 7:45am" is 7
@@ -38,12 +39,18 @@ export function requestSpans(text, maxWords = MAX_SPAN_WORDS) {
   return wordRuns(words, words.keys(), maxWords);
 }
 
-const isCueWord = (word, cueWord) =>
-  word === cueWord || (cueWord.length >= TYPO_CUE_LENGTH && editDistance(word, cueWord) <= 1);
+function isCueWord(word, cueWord) {
+  if (word === cueWord) return true;
+  const plural = word + "s" === cueWord || cueWord + "s" === word;  // "time" is another word than "times", not a slip
+  return cueWord.length >= TYPO_CUE_LENGTH && !plural && editDistance(word, cueWord) <= 1;
+}
 
-// [first word, word after the cue, cue] for each occurrence of a cue (a cue word of 5+ letters also with one slip).
+const GLUED_X = /^(?:[0-9][0-9.,]*x|x[0-9][0-9.,]*)$/;  // "100x", "x100": the cue "x" written onto its number
+
+// [first word, word after the cue, cue] for each occurrence of a cue (a cue word of 5+ letters also with one slip;
+// "x" also written onto a number).
 export function cueMatches(text, cues) {
-  const words = wordsOf(text).map((w) => w.replace(SPAN_EDGES, "").toLowerCase());
+  const words = wordsOf(text).map((w) => w.replace(SPAN_EDGES, "").toLowerCase()).map((w) => GLUED_X.test(w) ? "x" : w);
   const matches = [];
   for (const cue of Array.isArray(cues) ? cues : Object.keys(cues)) {
     const cueWords = cue.toLowerCase().split(/\s+/).filter((w) => w);
@@ -58,7 +65,7 @@ export function cueMatches(text, cues) {
 export function cueValues(matches, cues) {
   const values = new Set();
   for (const [start, end, cue] of matches) {
-    if (!matches.some(([s, e]) => (s !== start || e !== end) && s <= start && end <= e)) values.add(cues[cue]);
+    if (cues[cue] !== null && !matches.some(([s, e]) => (s !== start || e !== end) && s <= start && end <= e)) values.add(cues[cue]);
   }
   return [...values];
 }
@@ -75,9 +82,12 @@ const SIGNED_NUMBER = new RegExp(
   `(?: *°)?(?: *degrees?)?(?: *(?<suffix>${HEMISPHERE})(?![a-z]))?`, "gi");
 
 // The numbers `text` writes, with the sign it writes (webslm/copying.py numbers_written).
-export function numbersWritten(text) {
+const overlaps = (start, end, taken) => taken.some(([s, e]) => s < end && start < e);
+
+export function numbersWritten(text, taken = []) {
   const out = new Set();
   for (const m of String(text).matchAll(SIGNED_NUMBER)) {
+    if (overlaps(m.index, m.index + m[0].length, taken)) continue;
     const { prefix, minus, digits, suffix } = m.groups;
     const hemisphere = (suffix ?? "").toLowerCase().slice(0, 1);
     let signs;
@@ -88,6 +98,46 @@ export function numbersWritten(text) {
   }
   return [...out];
 }
+
+// A number as written ("-3", "7.1", "20,700"), not one inside a name or a colour ("box1", "#2410CC"); "x100" is one.
+const PLAIN_NUMBER = /(?:(?<![A-Za-z0-9_.,#])|(?<=(?<![A-Za-z0-9_#])x))(?<minus>[-−])?(?<digits>[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?)(?![0-9])/g;
+
+// The numbers `text` writes outside the [start, end) ranges `taken` (webslm/copying.py free_numbers).
+export function freeNumbers(text, taken) {
+  const out = new Set();
+  for (const m of String(text).matchAll(PLAIN_NUMBER)) {
+    if (overlaps(m.index, m.index + m[0].length, taken)) continue;
+    const value = Number(m.groups.digits.replaceAll(",", ""));
+    out.add(m.groups.minus ? -value : value);
+  }
+  return [...out];
+}
+
+// [start, end, quantity] for each quantity `text` writes that the anchored `pattern` reads ("r=20km" -> "20km").
+export function quantitiesWritten(text, pattern) {
+  const core = pattern.replace(/^\^/, "").replace(/\$$/, "");
+  const re = new RegExp(`(?<![A-Za-z0-9_.,#-])(?:${core})(?![A-Za-z0-9])`, "g");
+  return [...String(text).matchAll(re)].map((m) => [m.index, m.index + m[0].length, m[0]]);
+}
+
+const isNumeric = (node) => node.type === "number" || (node.anyOf || []).some((form) => form.type === "number");
+
+// The patterns of the quantity strings in `node` (the string form of a number with a unit).
+function quantityPatterns(node) {
+  const found = [];
+  if (Array.isArray(node)) node.forEach((v) => found.push(...quantityPatterns(v)));
+  else if (isObject(node)) {
+    if (isNumeric(node)) found.push(...(node.anyOf || []).filter((form) => "pattern" in form).map((form) => form.pattern));
+    Object.values(node).forEach((v) => found.push(...quantityPatterns(v)));
+  }
+  return [...new Set(found)];
+}
+
+// The [start, end) range of the first occurrence of each span.
+const where = (text, spans) => spans.map((s) => [text.indexOf(s), s]).filter(([i]) => i >= 0).map(([i, s]) => [i, i + s.length]);
+
+const inBounds = (node, n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? n) &&
+  (node.exclusiveMinimum ?? n - 1) < n && n < (node.exclusiveMaximum ?? n + 1);
 
 // The spans of `text` that read as a date (dates.js) and are not part of a longer one.
 export function datesWritten(text) {
@@ -137,11 +187,15 @@ const isCoordinateObject = (node) => COORDINATE_KEYS.every((k) => isObject(node.
 export function forRequest(schema, request, isPlace = null) {
   const spans = requestSpans(request);
   const places = isPlace ? spans.filter((s) => mayNamePlace(s) && isPlace(s)) : spans;
-  const pairs = coordinatePairs(request).flatMap((loc) => loc.pairs);
+  const located = coordinatePairs(request);
+  const pairs = located.flatMap((loc) => loc.pairs);
   const listed = listedLocations(request, isPlace || (() => false));
   const colors = colorsNamed(request);
-  const numbers = numbersWritten(request);
   const dates = datesWritten(request);
+  const quantities = quantityPatterns(schema).flatMap((pattern) => quantitiesWritten(request, pattern));
+  const notCoordinates = [...where(request, dates), ...quantities.map(([start, end]) => [start, end])];
+  const numbers = numbersWritten(request, notCoordinates);  // typed coordinates not read as pairs
+  const free = freeNumbers(request, [...located.map(({ start, end }) => [start, end]), ...notCoordinates]);
   const fits = (node, span) => {
     const length = [...span].length;
     return length >= (node.minLength ?? 0) && length <= (node.maxLength ?? length);
@@ -155,6 +209,7 @@ export function forRequest(schema, request, isPlace = null) {
       const names = (only ? [only.place] : places).filter((n) => n && fits(node, n));
       return [names.length ? { enum: names } : UNWRITABLE, false];
     }
+    if (node[COPY_KEY] === true && cues !== undefined && isNumeric(node)) return copiedNumber(node, cues, matches);
     if (node[COPY_KEY] === true && node.type === "number") {
       const inside = numbers.filter((n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? n));
       return [inside.length ? { anyOf: inside.map(exactly) } : UNWRITABLE, false];
@@ -178,6 +233,22 @@ export function forRequest(schema, request, isPlace = null) {
     if (cues !== undefined && !(digits || cued)) return [UNWRITABLE, false];
     if (cued && !Array.isArray(cues) && !digits) return [{ anyOf: cueValues(matches, cues).map(exactly) }, true];
     return null;
+  }
+  // A copied, cue-announced number (or number or quantity string): a number written outside pairs, dates and
+  // quantities (either sign the schema allows), a value its cue words say, or a quantity as typed.
+  function copiedNumber(node, cues, matches) {
+    const said = Array.isArray(cues) ? [] : cueValues(matches, cues);
+    const choices = [];
+    for (const form of node.anyOf || [node]) {
+      if (form.type === "number") {
+        const written = [...new Set([...free.flatMap((n) => [n, -n]), ...said])];
+        choices.push(...written.filter((v) => inBounds(form, v)).map(exactly));
+      } else if ("pattern" in form) {
+        const typed = [...new Set(quantitiesWritten(request, form.pattern).map(([, , q]) => q))];
+        if (typed.length) choices.push({ enum: typed });
+      }
+    }
+    return [choices.length ? { anyOf: choices } : UNWRITABLE, matches.length > 0];
   }
   // A coordinate object as one branch per (longitude, latitude) pair the request writes; null when it writes none.
   function asPairs(node, only) {
@@ -209,6 +280,9 @@ export function forRequest(schema, request, isPlace = null) {
   function walk(node, only = null) {
     if (Array.isArray(node)) return [node.map((item) => walk(item, only)[0]), false];
     if (!isObject(node)) return [node, false];
+    if (!only && listed.length >= MIN_ROUTE && (isCoordinateObject(node) || node[COPY_KEY] === PLACE_COPY)) {
+      return [UNWRITABLE, false];  // one location, where the request lists several
+    }
     const cues = node[CUES_KEY];
     const matches = cues !== undefined ? cueMatches(request, cues) : [];
     let narrowed = leaf(node, cues, matches, only);

@@ -39,7 +39,7 @@ import re
 from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
 from webslm.dates import WHEN_FORMAT, is_when
 from webslm.locations import (COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES, Location,
-                              coordinate_pairs, listed_locations, may_name_place)
+                              coordinate_pairs, listed_locations, may_name_place, overlaps)
 
 COPY_KEY = "x-copy"
 MIN_ROUTE = 3  # a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
@@ -47,7 +47,6 @@ PLACE_COPY = "place"  # the x-copy of a {"place": NAME}: a span the gazetteer kn
 CUES_KEY = "x-cues"
 TYPO_CUE_LENGTH = 5
 MAX_DATE_WORDS = 8  # "the 30th of June 1996 at 7:45am" is 7
-
 
 
 def _word_runs(words: list[str], starts, max_words: int) -> list[str]:
@@ -135,7 +134,7 @@ def free_numbers(text: str, taken) -> list[int | float]:
     its unit): "lon -66.1 lat 6.1 size 8" with the pair taken -> [8]."""
     out: dict = {}
     for m in _PLAIN_NUMBER.finditer(text):
-        if not any(s < m.end() and m.start() < e for s, e in taken):
+        if not overlaps(m.start(), m.end(), taken):
             digits = m["digits"].replace(",", "")
             value = float(digits) if "." in digits else int(digits)
             out.setdefault(-value if m["minus"] else value)
@@ -187,7 +186,7 @@ def numbers_written(text: str, taken=()) -> list[int | float]:
     it ("S 33.9") leaves both signs. "12.5N 0.2W" -> [12.5, -0.2]."""
     out: dict = {}
     for m in _SIGNED_NUMBER.finditer(text):
-        if any(s < m.end() and m.start() < e for s, e in taken):
+        if overlaps(m.start(), m.end(), taken):
             continue
         value = float(m["digits"]) if "." in m["digits"] else int(m["digits"])
         hemisphere = (m["suffix"] or "").lower()[:1]
@@ -350,7 +349,8 @@ def for_request(schema, request: str, is_place=None):
             return [walk(item, only)[0] for item in node], False
         if not isinstance(node, dict):
             return node, False
-        if only is None and len(listed) >= MIN_ROUTE and (_is_coordinate_object(node) or node.get(COPY_KEY) == PLACE_COPY):
+        one_location = _is_coordinate_object(node) or node.get(COPY_KEY) == PLACE_COPY
+        if only is None and one_location and len(listed) >= MIN_ROUTE:
             return _UNWRITABLE, False  # one location, where the request lists several
         cues = node.get(CUES_KEY)
         matches = cue_matches(request, cues) if cues is not None else []

@@ -59,6 +59,11 @@ class Location:
     pairs: tuple[tuple[float, float], ...] = ()
 
 
+def overlaps(start: int, end: int, taken) -> bool:
+    """Whether text[start:end] overlaps any of the (start, end) character ranges `taken`."""
+    return any(s < end and start < e for s, e in taken)
+
+
 def _value(text: str) -> int | float:
     text = text.replace("\u2212", "-")
     return float(text) if "." in text else int(text)
@@ -90,7 +95,7 @@ def coordinate_pairs(text: str) -> list[Location]:
             found.append(Location(m.start(), m.end(), pairs=((lon, lat),)))
     taken = [(loc.start, loc.end) for loc in found]
     for m in _BARE_PAIR.finditer(text):
-        if any(s < m.end() and m.start() < e for s, e in taken):
+        if overlaps(m.start(), m.end(), taken):
             continue
         order = (m["order"] or m["order2"] or "").lower()
         a, b = _value(m["a"] or m["a2"]), _value(m["b"] or m["b2"])
@@ -122,7 +127,7 @@ def places_written(text: str, is_place, taken=()) -> list[Location]:
                 continue
             start += raw.index(inner)
             end = start + len(inner)
-            if any(s < end and start < e for s, e in taken):
+            if overlaps(start, end, taken):
                 continue
             found.append(Location(start, end, place=inner))
             i += n

@@ -5,7 +5,8 @@
 import { COLOR_PATTERN, CSS_COLOR_NAMES } from "./colors.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
 import {
-  COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES, coordinatePairs, listedLocations, mayNamePlace,
+  COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
+  coordinatePairs, listedLocations, mayNamePlace, overlaps,
 } from "./locations.js";
 
 export const COPY_KEY = "x-copy";
@@ -65,7 +66,8 @@ export function cueMatches(text, cues) {
 export function cueValues(matches, cues) {
   const values = new Set();
   for (const [start, end, cue] of matches) {
-    if (cues[cue] !== null && !matches.some(([s, e]) => (s !== start || e !== end) && s <= start && end <= e)) values.add(cues[cue]);
+    const inLonger = matches.some(([s, e]) => (s !== start || e !== end) && s <= start && end <= e);
+    if (cues[cue] !== null && !inLonger) values.add(cues[cue]);
   }
   return [...values];
 }
@@ -82,8 +84,6 @@ const SIGNED_NUMBER = new RegExp(
   `(?: *°)?(?: *degrees?)?(?: *(?<suffix>${HEMISPHERE})(?![a-z]))?`, "gi");
 
 // The numbers `text` writes, with the sign it writes (webslm/copying.py numbers_written).
-const overlaps = (start, end, taken) => taken.some(([s, e]) => s < end && start < e);
-
 export function numbersWritten(text, taken = []) {
   const out = new Set();
   for (const m of String(text).matchAll(SIGNED_NUMBER)) {
@@ -100,7 +100,8 @@ export function numbersWritten(text, taken = []) {
 }
 
 // A number as written ("-3", "7.1", "20,700"), not one inside a name or a colour ("box1", "#2410CC"); "x100" is one.
-const PLAIN_NUMBER = /(?:(?<![A-Za-z0-9_.,#])|(?<=(?<![A-Za-z0-9_#])x))(?<minus>[-−])?(?<digits>[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?)(?![0-9])/g;
+const PLAIN_NUMBER = new RegExp("(?:(?<![A-Za-z0-9_.,#])|(?<=(?<![A-Za-z0-9_#])x))(?<minus>[-\u2212])?" +
+  "(?<digits>[0-9]{1,3}(?:,[0-9]{3})+(?:\\.[0-9]+)?|[0-9]+(?:\\.[0-9]+)?)(?![0-9])", "g");
 
 // The numbers `text` writes outside the [start, end) ranges `taken` (webslm/copying.py free_numbers).
 export function freeNumbers(text, taken) {
@@ -127,14 +128,17 @@ function quantityPatterns(node) {
   const found = [];
   if (Array.isArray(node)) node.forEach((v) => found.push(...quantityPatterns(v)));
   else if (isObject(node)) {
-    if (isNumeric(node)) found.push(...(node.anyOf || []).filter((form) => "pattern" in form).map((form) => form.pattern));
+    if (isNumeric(node)) {
+      found.push(...(node.anyOf || []).filter((form) => "pattern" in form).map((form) => form.pattern));
+    }
     Object.values(node).forEach((v) => found.push(...quantityPatterns(v)));
   }
   return [...new Set(found)];
 }
 
 // The [start, end) range of the first occurrence of each span.
-const where = (text, spans) => spans.map((s) => [text.indexOf(s), s]).filter(([i]) => i >= 0).map(([i, s]) => [i, i + s.length]);
+const where = (text, spans) =>
+  spans.map((s) => [text.indexOf(s), s]).filter(([i]) => i >= 0).map(([i, s]) => [i, i + s.length]);
 
 const inBounds = (node, n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? n) &&
   (node.exclusiveMinimum ?? n - 1) < n && n < (node.exclusiveMaximum ?? n + 1);
@@ -179,7 +183,8 @@ const isObject = (node) => node !== null && typeof node === "object";
 const holdsLocation = (node) => Array.isArray(node) ? node.some(holdsLocation) : isObject(node) &&
   (node[COPY_KEY] === PLACE_COPY || isCoordinateObject(node) ||
    Object.entries(node).some(([k, v]) => k !== CUES_KEY && holdsLocation(v)));
-const isCoordinateObject = (node) => COORDINATE_KEYS.every((k) => isObject(node.properties?.[k]) && node.properties[k][COPY_KEY] === true);
+const isCoordinateObject = (node) =>
+  COORDINATE_KEYS.every((k) => isObject(node.properties?.[k]) && node.properties[k][COPY_KEY] === true);
 
 // `schema` narrowed to what `request` can mean (webslm/copying.py for_request); isPlace(name): whether the
 // gazetteer knows a name (null: no gazetteer, any span may be a place). A schema nothing could satisfy any more
@@ -255,7 +260,8 @@ export function forRequest(schema, request, isPlace = null) {
     const readings = only ? only.pairs : pairs;
     if (!only && !readings.length) return null;
     if (!readings.length) return [UNWRITABLE, false];
-    const properties = Object.fromEntries(Object.entries(node.properties).filter(([k]) => !COORDINATE_KEYS.includes(k)));
+    const properties = Object.fromEntries(
+      Object.entries(node.properties).filter(([k]) => !COORDINATE_KEYS.includes(k)));
     const required = (node.required || []).filter((k) => !COORDINATE_KEYS.includes(k));
     const [walked, announced] = walk({ ...node, properties, required }, only);
     if (walked === UNWRITABLE) return [UNWRITABLE, false];
@@ -296,7 +302,8 @@ export function forRequest(schema, request, isPlace = null) {
         const branches = [];
         for (const v of value) {
           const [walked] = walk(v, only);  // a branch that became an anyOf itself (pairs) is spliced in
-          if (walked !== UNWRITABLE) branches.push(...(isObject(walked) && Object.keys(walked).join() === "anyOf" ? walked.anyOf : [walked]));
+          if (walked === UNWRITABLE) continue;
+          branches.push(...(isObject(walked) && Object.keys(walked).join() === "anyOf" ? walked.anyOf : [walked]));
         }
         if (!branches.length) return [UNWRITABLE, false];
         out[key] = branches;

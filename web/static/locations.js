@@ -32,6 +32,9 @@ const LIST_MARK = "(?:^|\\s)(?:-+>?|&)(?:\\s|$)|^/|/$";
 const LIST_MARK_RE = new RegExp(LIST_MARK);
 const BREAK = new RegExp(`[,;]|${LIST_MARK}`);
 
+// Whether [start, end) overlaps any of the [start, end) ranges `taken`.
+export const overlaps = (start, end, taken) => taken.some(([s, e]) => s < end && start < e);
+
 const value = (text) => Number(text.replace("\u2212", "-"));
 const fitsGlobe = ([lon, lat]) => -180 <= lon && lon <= 180 && -90 <= lat && lat <= 90;
 
@@ -56,12 +59,14 @@ export function coordinatePairs(text) {
   const taken = found.map(({ start, end }) => [start, end]);
   for (const m of text.matchAll(BARE_PAIR)) {
     const start = m.index, end = m.index + m[0].length;
-    if (taken.some(([s, e]) => s < end && start < e)) continue;
+    if (overlaps(start, end, taken)) continue;
     const g = m.groups;
     const order = (g.order || g.order2 || "").toLowerCase();
     const a = value(g.a ?? g.a2), b = value(g.b ?? g.b2);
-    const readings = order.startsWith("lon") || order.startsWith("lng") ? [[a, b]] : order ? [[b, a]] : [[a, b], [b, a]];
-    const pairs = readings.filter(fitsGlobe).filter((r, k, all) => all.findIndex((q) => q[0] === r[0] && q[1] === r[1]) === k);
+    const lonFirst = order.startsWith("lon") || order.startsWith("lng");
+    const readings = lonFirst ? [[a, b]] : order ? [[b, a]] : [[a, b], [b, a]];
+    const same = (p, q) => p[0] === q[0] && p[1] === q[1];  // "(5, 5)" is one reading
+    const pairs = readings.filter(fitsGlobe).filter((r, k, all) => all.findIndex((q) => same(q, r)) === k);
     if (pairs.length) found.push({ start, end, place: null, pairs });
   }
   return found.sort((x, y) => x.start - y.start);
@@ -87,7 +92,7 @@ export function placesWritten(text, isPlace, taken = []) {
       if (inner === undefined) continue;
       start += raw.indexOf(inner);
       end = start + inner.length;
-      if (taken.some(([s, e]) => s < end && start < e)) continue;
+      if (overlaps(start, end, taken)) continue;
       found.push({ start, end, place: inner, pairs: [] });
       break;
     }

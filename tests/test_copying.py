@@ -160,6 +160,10 @@ def test_places_are_names_the_gazetteer_knows():
     named = _arguments(for_request(domain.emission_schema(), "a marker called Hotel at Fuzhou", domain.is_place),
                        "addPoint")
     assert named["anyOf"][0]["properties"]["place"] == {"enum": ["Fuzhou"]}
+    tools = lambda text: [b["properties"]["tool"]["const"]  # noqa: E731
+                          for b in for_request(domain.emission_schema(), text, domain.is_place)["anyOf"]]
+    assert "flyTo" not in tools("show everything in Columbus view")  # the words of a cue phrase are not a place
+    assert "flyTo" in tools("fly to Columbus") and "setSceneMode" in tools("fly to Columbus")
 
 
 def test_a_listed_route_is_copied_whole_and_in_order():

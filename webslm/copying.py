@@ -5,7 +5,8 @@ A 135M model copies rare names badly ("Chandler" came out as "Chamberlin"), writ
 the emission schema for one request, and constrained decoding then cannot write what the request gives no
 evidence for:
 - a string marked `"x-copy": true` is a run of up to 6 of the request's words; a {"place": NAME} is such a run
-  that the gazetteer knows ("pin called Hotel at Fuzhou": only "Fuzhou");
+  that the gazetteer knows ("pin called Hotel at Fuzhou": only "Fuzhou") and that is not inside a cue phrase of
+  two or more words ("show everything in Columbus view": no place);
 - longitude and latitude are a coordinate pair the request writes, as a pair ("9.936N 43.183E": longitude 43.183,
   latitude 9.936; "(3.5, 12)": either order), when it writes one (webslm.locations);
 - an array of locations is the request's list, whole and in order, when it writes one ("route: Lima -> Quito ->
@@ -149,18 +150,33 @@ def quantities_written(text: str, pattern: str) -> list[tuple[int, int, str]]:
             for m in re.finditer(r"(?<![A-Za-z0-9_.,#-])(?:" + core + r")(?![A-Za-z0-9])", text)]
 
 
-def _quantity_patterns(node) -> list[str]:
-    """The patterns of the quantity strings in `schema` (the string form of a number with a unit)."""
-    found = []
+def _nodes(node):
+    """Every object in a schema, depth first."""
     if isinstance(node, dict):
-        if _is_numeric(node):
-            found += [form["pattern"] for form in node.get("anyOf", ()) if "pattern" in form]
+        yield node
         for value in node.values():
-            found += _quantity_patterns(value)
+            yield from _nodes(value)
     elif isinstance(node, list):
         for value in node:
-            found += _quantity_patterns(value)
-    return list(dict.fromkeys(found))
+            yield from _nodes(value)
+
+
+def _quantity_patterns(schema) -> list[str]:
+    """The patterns of the quantity strings in `schema` (the string form of a number with a unit)."""
+    return list(dict.fromkeys(form["pattern"] for node in _nodes(schema) if _is_numeric(node)
+                              for form in node.get("anyOf", ()) if "pattern" in form))
+
+
+def _cue_phrases(schema) -> list[str]:
+    """The cues of two or more words in `schema` ("Columbus view", "very slowly")."""
+    return list(dict.fromkeys(cue for node in _nodes(schema) if isinstance(node.get(CUES_KEY), (list, dict))
+                              for cue in node[CUES_KEY] if len(cue.split()) >= 2))
+
+
+def _within(span: str, phrases: list[str]) -> bool:
+    """Whether `span` is a run of words of one of `phrases`."""
+    run = span.split()
+    return any(words[i:i + len(run)] == run for words in (p.split() for p in phrases) for i in range(len(words)))
 
 
 def _where(text: str, spans) -> list[tuple[int, int]]:
@@ -250,7 +266,10 @@ def for_request(schema, request: str, is_place=None):
     says which names the gazetteer knows (None: no gazetteer, any span may be a place). The input is not
     modified; a schema nothing could satisfy any more is returned unchanged."""
     spans = request_spans(request)
-    places = [s for s in spans if may_name_place(s) and is_place(s)] if is_place else spans
+    words = request.split()
+    # a cue phrase's words are not a place: "show everything in Columbus view" names a scene mode, not Columbus
+    phrases = [" ".join(words[s:e]).strip(SPAN_EDGES) for s, e, _ in cue_matches(request, _cue_phrases(schema))]
+    places = [s for s in spans if (not is_place or may_name_place(s) and is_place(s)) and not _within(s, phrases)]
     located = coordinate_pairs(request)
     pairs = [reading for loc in located for reading in loc.pairs]
     listed = listed_locations(request, is_place or (lambda name: False))

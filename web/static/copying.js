@@ -123,17 +123,28 @@ export function quantitiesWritten(text, pattern) {
 
 const isNumeric = (node) => node.type === "number" || (node.anyOf || []).some((form) => form.type === "number");
 
-// The patterns of the quantity strings in `node` (the string form of a number with a unit).
-function quantityPatterns(node) {
-  const found = [];
-  if (Array.isArray(node)) node.forEach((v) => found.push(...quantityPatterns(v)));
+// Every object in a schema, depth first.
+function* nodes(node) {
+  if (Array.isArray(node)) for (const v of node) yield* nodes(v);
   else if (isObject(node)) {
-    if (isNumeric(node)) {
-      found.push(...(node.anyOf || []).filter((form) => "pattern" in form).map((form) => form.pattern));
-    }
-    Object.values(node).forEach((v) => found.push(...quantityPatterns(v)));
+    yield node;
+    for (const v of Object.values(node)) yield* nodes(v);
   }
-  return [...new Set(found)];
+}
+
+// The patterns of the quantity strings in `schema` (the string form of a number with a unit).
+const quantityPatterns = (schema) => [...new Set([...nodes(schema)].filter(isNumeric)
+  .flatMap((node) => (node.anyOf || []).filter((form) => "pattern" in form).map((form) => form.pattern)))];
+
+// The cues of two or more words in `schema` ("Columbus view", "very slowly").
+const cuePhrases = (schema) => [...new Set([...nodes(schema)].filter((node) => isObject(node[CUES_KEY]))
+  .flatMap((node) => Array.isArray(node[CUES_KEY]) ? node[CUES_KEY] : Object.keys(node[CUES_KEY]))
+  .filter((cue) => wordsOf(cue).length >= 2))];
+
+// Whether `span` is a run of words of one of `phrases`.
+function within(span, phrases) {
+  const run = wordsOf(span);
+  return phrases.map(wordsOf).some((words) => words.some((_, i) => run.every((w, k) => words[i + k] === w)));
 }
 
 // The [start, end) range of the first occurrence of each span.
@@ -191,7 +202,11 @@ const isCoordinateObject = (node) =>
 // comes back unchanged. Lengths count code points, as JSON Schema does.
 export function forRequest(schema, request, isPlace = null) {
   const spans = requestSpans(request);
-  const places = isPlace ? spans.filter((s) => mayNamePlace(s) && isPlace(s)) : spans;
+  const words = wordsOf(request);
+  // a cue phrase's words are not a place: "show everything in Columbus view" names a scene mode, not Columbus
+  const phrases = cueMatches(request, cuePhrases(schema))
+    .map(([s, e]) => words.slice(s, e).join(" ").replace(SPAN_EDGES, ""));
+  const places = spans.filter((s) => (!isPlace || (mayNamePlace(s) && isPlace(s))) && !within(s, phrases));
   const located = coordinatePairs(request);
   const pairs = located.flatMap((loc) => loc.pairs);
   const listed = listedLocations(request, isPlace || (() => false));

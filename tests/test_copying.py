@@ -182,7 +182,7 @@ def test_a_listed_route_is_copied_whole_and_in_order():
 
 @pytest.mark.parametrize("request_text, height, duration", [
     ("fly to Denver now", None, None),            # no number, no cue: neither is written
-    ("fly to Denver at 5 km", "optional", None),  # 5 is the height's: a length
+    ("fly to Denver at 5 km", "required", None),  # 5 is the height's: a length, written with its unit
     ("fly to Denver very slowly", None, "required"),  # a cue word announces the number
     ("fly to Denver slowly in 40 s", "optional", "required"),
     ("fly to 12N 3W at 2029-12-08", None, None),  # the numbers of a pair and a date are theirs
@@ -208,6 +208,23 @@ def test_copied_numbers_are_written_or_said(request_text, durations):
     flight = _arguments(for_request(load_domain("cesium").emission_schema(), request_text), "flyTo")
     duration = flight["anyOf"][0]["properties"]["duration"]
     assert duration == {"anyOf": [_exactly(d) for d in durations]}
+
+
+@pytest.mark.parametrize("request_text, tools", [
+    ("ring Cairo r=9,950m, thanks", ["addCircle", "addPolygon", "flyTo"]),  # a length needs a field to hold it
+    ("Poly: Singapore, Guacara, Facatativa, Vegas h 20.9 km", ["addPolygon"]),
+    ("drop a placemark on Thenali titled Warehouse 3 in gold",  # "in" is a word, not inches: every tool stays
+     ["addCircle", "addPoint", "addPolygon", "addPolyline", "flyTo", "zoom"]),
+    ("path through lon -18.1 lat -53.7 -> 12N 3E in light blue",  # nor is a pair's number a length
+     ["addPoint", "addPolygon", "addPolyline", "flyTo", "zoom"]),
+])
+def test_a_length_with_a_unit_word_needs_a_field_to_hold_it(request_text, tools):
+    domain = load_domain("cesium")
+    schema = for_request(domain.emission_schema(), request_text, domain.is_place)
+    offered = {b["properties"]["tool"]["const"]: b["properties"]["arguments"] for b in schema["anyOf"]}
+    assert sorted(offered) == tools
+    if "radius" in request_text or "r=" in request_text:
+        assert all("radius" in b["required"] for b in offered["addCircle"]["anyOf"])
 
 
 @pytest.mark.parametrize("request_text, multiplier", [

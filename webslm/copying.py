@@ -17,8 +17,10 @@ evidence for:
   it writes ("-", or S/W after it), within the schema's minimum and maximum;
 - a number (or a quantity string) marked `"x-copy": true` and `"x-cues"` is a number the request writes outside
   coordinate pairs, dates and quantities (either sign the schema allows: "rewind 50x" is -50), a value its cue
-  words say, or a quantity as typed ("h 1,000m"): "7.1 pixels wide" is never 71; a cue word makes it required, and a
-  cue worth null announces it without saying it ("60 times faster", "100x");
+  words say, or a quantity as typed ("h 1,000m"): "7.1 pixels wide" is never 71; a cue word or a quantity with a
+  unit word makes it required, and a cue worth null announces it without saying it ("60 times faster", "100x");
+- a request that writes a quantity with a unit word ("ring Cairo r=10 mi") keeps only the alternatives of the
+  schema's top-level anyOf (the tools) that can hold a quantity, when any can;
 - a date-time marked `"x-copy": true` is the request's date as typed ("noon on May 4 1999", the longest span that
   reads as one date, webslm.dates): required when the request writes one, removed when not;
 - a colour is one the request names ("dark blue" -> "darkblue", "grey" -> "gray", #hex as typed), required when
@@ -179,6 +181,12 @@ def _within(span: str, phrases: list[str]) -> bool:
     return any(words[i:i + len(run)] == run for words in (p.split() for p in phrases) for i in range(len(words)))
 
 
+def _measured(quantity: str) -> bool:
+    """A length written with a unit word, which a call must hold somewhere: "r=10 mi", not "Zone 1'" or "Warehouse
+    3 in gold"."""
+    return re.search(r"[A-Za-z]$", quantity) is not None and re.search(r"(?<![A-Za-z])in$", quantity, re.I) is None
+
+
 def _where(text: str, spans) -> list[tuple[int, int]]:
     """The character range of the first occurrence of each span."""
     return [(i, i + len(span)) for span in spans for i in [text.find(span)] if i >= 0]
@@ -243,6 +251,7 @@ def _exactly(number):
 
 
 def _holds_location(node) -> bool:
+    """Whether a schema node is, or holds, a place or a coordinate object (an array of them is a list)."""
     if isinstance(node, list):
         return any(_holds_location(item) for item in node)
     if not isinstance(node, dict):
@@ -257,6 +266,7 @@ def _is_numeric(node: dict) -> bool:
 
 
 def _is_coordinate_object(node: dict) -> bool:
+    """An object whose longitude and latitude are both copied numbers."""
     properties = node.get("properties", {})
     return all(isinstance(properties.get(k), dict) and properties[k].get(COPY_KEY) is True for k in COORDINATE_KEYS)
 
@@ -269,16 +279,20 @@ def for_request(schema, request: str, is_place=None):
     words = request.split()
     # a cue phrase's words are not a place: "show everything in Columbus view" names a scene mode, not Columbus
     phrases = [" ".join(words[s:e]).strip(SPAN_EDGES) for s, e, _ in cue_matches(request, _cue_phrases(schema))]
-    places = [s for s in spans if (not is_place or may_name_place(s) and is_place(s)) and not _within(s, phrases)]
+    places = [s for s in spans if (not is_place or (may_name_place(s) and is_place(s))) and not _within(s, phrases)]
     located = coordinate_pairs(request)
     pairs = [reading for loc in located for reading in loc.pairs]
     listed = listed_locations(request, is_place or (lambda name: False))
     colors = colors_named(request)
     dates = dates_written(request)
-    quantities = [q for pattern in _quantity_patterns(schema) for q in quantities_written(request, pattern)]
+    pair_ranges = [(loc.start, loc.end) for loc in located]
+    typed = {pattern: [(start, end, q) for start, end, q in quantities_written(request, pattern)
+                       if not overlaps(start, end, pair_ranges)] for pattern in _quantity_patterns(schema)}
+    quantities = [found for by_pattern in typed.values() for found in by_pattern]
+    measured = any(_measured(q) for _, _, q in quantities)
     not_coordinates = _where(request, dates) + [(start, end) for start, end, _ in quantities]
     numbers = numbers_written(request, not_coordinates)  # typed coordinates not read as pairs
-    free = free_numbers(request, [(loc.start, loc.end) for loc in located] + not_coordinates)
+    free = free_numbers(request, pair_ranges + not_coordinates)
     digits = re.search("[0-9]", request) is not None  # evidence that the request gives a number
 
     def fits(node, span: str) -> bool:
@@ -322,15 +336,16 @@ def for_request(schema, request: str, is_place=None):
         coordinate pairs, dates and quantities (either sign the schema allows: "rewind 50x" is -50), a value its
         cue words say, or a quantity as typed ("1,000m")."""
         said = cue_values(matches, cues) if isinstance(cues, dict) else []
-        choices = []
+        choices, announced = [], bool(matches)
         for form in node.get("anyOf", [node]):
             if form.get("type") == "number":
                 written = [v for n in free for v in (n, -n)] + said
                 choices += [_exactly(v) for v in dict.fromkeys(written) if _in_bounds(form, v)]
             elif "pattern" in form:
-                typed = list(dict.fromkeys(q for _, _, q in quantities_written(request, form["pattern"])))
-                choices += [{"enum": typed}] if typed else []
-        return ({"anyOf": choices} if choices else _UNWRITABLE), bool(matches)
+                written = list(dict.fromkeys(q for _, _, q in typed.get(form["pattern"], ())))
+                choices += [{"enum": written}] if written else []
+                announced = announced or any(_measured(q) for q in written)
+        return ({"anyOf": choices} if choices else _UNWRITABLE), announced
 
     def as_pairs(node: dict, only: Location | None):
         """A coordinate object as one branch per (longitude, latitude) pair the request writes; None when it
@@ -419,7 +434,9 @@ def for_request(schema, request: str, is_place=None):
                     return _UNWRITABLE, False
         return out, announced
 
-    narrowed = walk(schema)[0]
+    holding = [b for b in schema.get("anyOf", ()) if _quantity_patterns(b)] if isinstance(schema, dict) else []
+    asked = {**schema, "anyOf": holding} if measured and holding else schema
+    narrowed = walk(asked)[0]
     return schema if narrowed is _UNWRITABLE else narrowed
 
 

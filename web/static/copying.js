@@ -147,6 +147,9 @@ function within(span, phrases) {
   return phrases.map(wordsOf).some((words) => words.some((_, i) => run.every((w, k) => words[i + k] === w)));
 }
 
+// A length written with a unit word, which a call must hold somewhere: "r=10 mi", not "Zone 1'" or "3 in gold".
+const isMeasured = (quantity) => /[A-Za-z]$/.test(quantity) && !/(?<![A-Za-z])in$/i.test(quantity);
+
 // The [start, end) range of the first occurrence of each span.
 const where = (text, spans) =>
   spans.map((s) => [text.indexOf(s), s]).filter(([i]) => i >= 0).map(([i, s]) => [i, i + s.length]);
@@ -212,10 +215,14 @@ export function forRequest(schema, request, isPlace = null) {
   const listed = listedLocations(request, isPlace || (() => false));
   const colors = colorsNamed(request);
   const dates = datesWritten(request);
-  const quantities = quantityPatterns(schema).flatMap((pattern) => quantitiesWritten(request, pattern));
+  const pairRanges = located.map(({ start, end }) => [start, end]);
+  const typed = new Map(quantityPatterns(schema).map((pattern) => [pattern,
+    quantitiesWritten(request, pattern).filter(([start, end]) => !overlaps(start, end, pairRanges))]));
+  const quantities = [...typed.values()].flat();
+  const measured = quantities.some(([, , q]) => isMeasured(q));
   const notCoordinates = [...where(request, dates), ...quantities.map(([start, end]) => [start, end])];
   const numbers = numbersWritten(request, notCoordinates);  // typed coordinates not read as pairs
-  const free = freeNumbers(request, [...located.map(({ start, end }) => [start, end]), ...notCoordinates]);
+  const free = freeNumbers(request, [...pairRanges, ...notCoordinates]);
   const fits = (node, span) => {
     const length = [...span].length;
     return length >= (node.minLength ?? 0) && length <= (node.maxLength ?? length);
@@ -259,16 +266,18 @@ export function forRequest(schema, request, isPlace = null) {
   function copiedNumber(node, cues, matches) {
     const said = Array.isArray(cues) ? [] : cueValues(matches, cues);
     const choices = [];
+    let announced = matches.length > 0;
     for (const form of node.anyOf || [node]) {
       if (form.type === "number") {
         const written = [...new Set([...free.flatMap((n) => [n, -n]), ...said])];
         choices.push(...written.filter((v) => inBounds(form, v)).map(exactly));
       } else if ("pattern" in form) {
-        const typed = [...new Set(quantitiesWritten(request, form.pattern).map(([, , q]) => q))];
-        if (typed.length) choices.push({ enum: typed });
+        const written = [...new Set((typed.get(form.pattern) || []).map(([, , q]) => q))];
+        if (written.length) choices.push({ enum: written });
+        announced = announced || written.some(isMeasured);
       }
     }
-    return [choices.length ? { anyOf: choices } : UNWRITABLE, matches.length > 0];
+    return [choices.length ? { anyOf: choices } : UNWRITABLE, announced];
   }
   // A coordinate object as one branch per (longitude, latitude) pair the request writes; null when it writes none.
   function asPairs(node, only) {
@@ -350,6 +359,7 @@ export function forRequest(schema, request, isPlace = null) {
     }
     return [out, announced];
   }
-  const [narrowed] = walk(schema);
+  const holding = isObject(schema) ? (schema.anyOf || []).filter((b) => quantityPatterns(b).length) : [];
+  const [narrowed] = walk(measured && holding.length ? { ...schema, anyOf: holding } : schema);
   return narrowed === UNWRITABLE ? schema : narrowed;
 }

@@ -51,7 +51,8 @@ def open_runs(args, domain):
             out = []
             for messages in messages_list:
                 if schema is not None:
-                    asked = for_request(schema, request_of(messages), domain.is_place) if args.copy_constraint else schema
+                    asked = (for_request(schema, request_of(messages), domain.is_place) if args.copy_constraint
+                             else schema)
                     request["response_format"] = {"type": "json_object", "schema": json.dumps(asked)}
                 try:
                     reply = session.chat(messages, timeout_s=args.example_timeout, **request)

@@ -44,4 +44,5 @@ class SchemaConstraint:
             return LogitsProcessor(self.grammar)
         from webslm.copying import for_request
 
-        return LogitsProcessor([self._compile(for_request(self.schema, request, self.is_place)) for request in requests])
+        return LogitsProcessor([self._compile(for_request(self.schema, request, self.is_place))
+                                for request in requests])

@@ -51,7 +51,8 @@ const GLUED_X = /^(?:[0-9][0-9.,]*x|x[0-9][0-9.,]*)$/;  // "100x", "x100": the c
 // [first word, word after the cue, cue] for each occurrence of a cue (a cue word of 5+ letters also with one slip;
 // "x" also written onto a number).
 export function cueMatches(text, cues) {
-  const words = wordsOf(text).map((w) => w.replace(SPAN_EDGES, "").toLowerCase()).map((w) => GLUED_X.test(w) ? "x" : w);
+  const words = wordsOf(text).map((w) => w.replace(SPAN_EDGES, "").toLowerCase())
+    .map((w) => GLUED_X.test(w) ? "x" : w);
   const matches = [];
   for (const cue of Array.isArray(cues) ? cues : Object.keys(cues)) {
     const cueWords = cue.toLowerCase().split(/\s+/).filter((w) => w);

@@ -383,13 +383,13 @@ def for_request(schema, request: str, is_place=None):
             return [walk(item, only)[0] for item in node], False
         if not isinstance(node, dict):
             return node, False
-        one_location = _is_coordinate_object(node) or node.get(COPY_KEY) == PLACE_COPY
-        if only is None and one_location and len(listed) >= MIN_ROUTE:
+        coordinates = _is_coordinate_object(node)
+        if only is None and (coordinates or node.get(COPY_KEY) == PLACE_COPY) and len(listed) >= MIN_ROUTE:
             return _UNWRITABLE, False  # one location, where the request lists several
         cues = node.get(CUES_KEY)
         matches = cue_matches(request, cues) if cues is not None else []
         narrowed = leaf(node, cues, matches, only)
-        if narrowed is None and _is_coordinate_object(node):
+        if narrowed is None and coordinates:
             narrowed = as_pairs(node, only)
         if narrowed is None and node.get("type") == "array" and only is None:
             narrowed = as_list(node)

@@ -311,13 +311,14 @@ export function forRequest(schema, request, isPlace = null) {
   function walk(node, only = null) {
     if (Array.isArray(node)) return [node.map((item) => walk(item, only)[0]), false];
     if (!isObject(node)) return [node, false];
-    if (!only && listed.length >= MIN_ROUTE && (isCoordinateObject(node) || node[COPY_KEY] === PLACE_COPY)) {
+    const coordinates = isCoordinateObject(node);
+    if (!only && listed.length >= MIN_ROUTE && (coordinates || node[COPY_KEY] === PLACE_COPY)) {
       return [UNWRITABLE, false];  // one location, where the request lists several
     }
     const cues = node[CUES_KEY];
     const matches = cues !== undefined ? cueMatches(request, cues) : [];
     let narrowed = leaf(node, cues, matches, only);
-    if (narrowed === null && isCoordinateObject(node)) narrowed = asPairs(node, only);
+    if (narrowed === null && coordinates) narrowed = asPairs(node, only);
     if (narrowed === null && node.type === "array" && !only) narrowed = asList(node);
     if (narrowed !== null) return narrowed;
     const announced = matches.length > 0;  // a number its cue word asks for

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.tiny_models import cached_tiny_model, write_tiny_dataset
-from train.lora import (CHATML_TRAINING_TEMPLATE, TrainConfig, latest_checkpoint, load_conversations, make_config,
-                        train_lora, training_chat_template)
+from train.lora import (CHATML_TRAINING_TEMPLATE, TrainConfig, answer_only_loss, latest_checkpoint, load_conversations,
+                        make_config, tokenize_records, train_lora, training_chat_template)
 from webslm.errors import WebslmError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,6 +64,73 @@ def test_train_writes_a_peft_adapter_and_manifest_and_is_deterministic(tmp_path)
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["r"] == 16 and config["lora_alpha"] == 32
     assert set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+
+
+@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+def test_padding_free_batches_give_the_padded_loss_and_gradients(tmp_path, kind):
+    """Records side by side in one row (position ids restarting per record) must attend only within their record:
+    the loss and every gradient equal those of the same records padded into a batch."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = cached_tiny_model(kind)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.chat_template = CHATML_TRAINING_TEMPLATE
+    conversations = load_conversations(write_tiny_dataset(tmp_path / "d.jsonl", n=3), "SYSTEM")
+    conversations[1][1]["content"] += " and then some more words to make this record longer"
+    records = tokenize_records(tokenizer, conversations, 512, tmp_path / "d.jsonl")
+    assert len({len(r["input_ids"]) for r in records}) > 1, "records of one length would hide padding mistakes"
+    width = max(len(r["input_ids"]) for r in records)
+
+    def pad(key, value):
+        return torch.tensor([r[key] + [value] * (width - len(r[key])) for r in records])
+
+    padded = {"input_ids": pad("input_ids", 0), "labels": pad("labels", -100),
+              "attention_mask": torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"]))
+                                              for r in records])}
+    packed = {"input_ids": torch.tensor([sum((r["input_ids"] for r in records), [])]),
+              "labels": torch.tensor([sum((r["labels"] for r in records), [])]),
+              "position_ids": torch.tensor([sum((list(range(len(r["input_ids"]))) for r in records), [])])}
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    results = []
+    for inputs in (padded, packed):
+        model.zero_grad()
+        loss = answer_only_loss(model, inputs)
+        loss.backward()
+        results.append((loss.item(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    (padded_loss, padded_grads), (packed_loss, packed_grads) = results
+    assert packed_loss == pytest.approx(padded_loss, rel=1e-5)
+    assert len(packed_grads) == len(padded_grads) > 0
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(padded_grads, packed_grads))
+
+
+def test_a_record_longer_than_max_length_is_named_before_training(tmp_path):
+    data = write_tiny_dataset(tmp_path / "train.jsonl", n=6)
+    lines = data.read_text().splitlines()
+    record = json.loads(lines[4])
+    record["instruction"] += " very" * 200
+    lines[4] = json.dumps(record)
+    data.write_text("\n".join(lines) + "\n")
+    with pytest.raises(WebslmError) as info:
+        train_lora(_config(tmp_path, train_file=str(data), max_length=128), progress=False)
+    assert "train.jsonl:5" in str(info.value) and "more than --max-length 128" in str(info.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_lora_layers_trains_only_the_last_layers(tmp_path):
+    from transformers import AutoConfig
+
+    layers = AutoConfig.from_pretrained(cached_tiny_model("llama")).num_hidden_layers
+    assert layers >= 2, "the tiny model needs layers below the trained ones"
+    manifest = train_lora(_config(tmp_path, max_steps=2, lora_layers=1), progress=False)
+    assert manifest["config"]["lora_layers"] == 1
+    trained = {int(name.split(".layers.")[1].split(".")[0]) for name in _adapter_tensors(tmp_path / "run")}
+    assert trained == {layers - 1}
+    with pytest.raises(WebslmError, match=f"only {layers} decoder layers"):
+        train_lora(_config(tmp_path, "too-many", lora_layers=layers + 1), progress=False)
+    with pytest.raises(WebslmError, match="lora-layers"):
+        make_config(None, lora_layers=-1)
 
 
 def test_qwen2_trains(tmp_path):

@@ -45,6 +45,8 @@ def register(sub) -> None:
     p.add_argument("--lora-r", dest="lora_r", type=int, default=None, help=f"LoRA rank ({d.lora_r})")
     p.add_argument("--lora-alpha", dest="lora_alpha", type=int, default=None, help=f"LoRA alpha ({d.lora_alpha})")
     p.add_argument("--lora-dropout", dest="lora_dropout", type=float, default=None, help=f"({d.lora_dropout})")
+    p.add_argument("--lora-layers", dest="lora_layers", type=int, default=None,
+                   help="LoRA in the last N decoder layers only; the backward pass stops below them (0 = all)")
     p.add_argument("--target-modules", dest="target_modules", default=None,
                    help=f"comma-separated ({','.join(d.target_modules)})")
     p.add_argument("--lr", dest="learning_rate", type=float, default=None, help=f"learning rate ({d.learning_rate})")

@@ -133,6 +133,24 @@ def test_lora_layers_trains_only_the_last_layers(tmp_path):
         make_config(None, lora_layers=-1)
 
 
+def test_two_workers_train_like_one_process(tmp_path):
+    """Each step's micro-batches shared by two CPU processes: the same records per step, the same losses and, up to
+    float summation order, the same adapter as one process accumulating them all."""
+    import torch
+
+    common = dict(max_steps=3, batch_size=2, grad_accum=2, save_steps=3, lora_dropout=0.0)  # dropout masks differ
+    one = train_lora(_config(tmp_path, "one", **common), progress=False)
+    two = train_lora(_config(tmp_path, "two", workers=2, **common), progress=False)
+    assert two["steps"] == 3 and two["config"]["workers"] == 2 and latest_checkpoint(tmp_path / "two")
+    assert two["final_loss"] == pytest.approx(one["final_loss"], rel=1e-4)
+    assert two["mean_train_loss"] == pytest.approx(one["mean_train_loss"], rel=1e-4)
+    a, b = _adapter_tensors(tmp_path / "one"), _adapter_tensors(tmp_path / "two")
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+    with pytest.raises(WebslmError, match="must divide --grad-accum 2"):
+        make_config(None, workers=3, grad_accum=2)
+
+
 def test_qwen2_trains(tmp_path):
     manifest = train_lora(_config(tmp_path, model=str(cached_tiny_model("qwen2")), max_steps=2), progress=False)
     assert manifest["steps"] == 2

@@ -68,7 +68,9 @@ class TrainConfig:
     logging_steps: int = 1
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
-    threads: int = 0  # torch threads on CPU; 0 = torch's default
+    threads: int = 0  # torch threads on CPU; 0 = torch's default (with workers: the cores shared between them)
+    # CPU processes that share each step's micro-batches (train/workers.py); must divide grad_accum.
+    workers: int = 1
     # The base weights the adapter learns against: the q4 round trip the browser runs (an adapter trained on the
     # float base loses most of its accuracy on the q4 base), or 'float' for a float deployment.
     base_weights: str = "q4f32_1"
@@ -105,6 +107,9 @@ def make_config(file: Path | None = None, **flags) -> TrainConfig:
             raise WebslmError(f"{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}")
     if config.learning_rate <= 0 or (config.max_steps <= 0 and config.epochs <= 0):
         raise WebslmError("learning rate and epochs (or --max-steps) must be positive")
+    from train.workers import micro_batches_per_worker
+
+    micro_batches_per_worker(config.grad_accum, config.workers)
     if config.lora_layers < 0:
         raise WebslmError(f"lora-layers must be 0 (every layer) or a count of layers, got {config.lora_layers}")
     if config.batching not in SAMPLING_STRATEGIES:
@@ -241,19 +246,19 @@ def answer_only_loss(model, inputs: dict, num_items_in_batch=None):
     With ~33 answer tokens in a ~75-token record, this skips most of the (tokens x 49k) LM-head work and its memory:
     ~1.5x faster steps on CPU (trl's own fused head compacts positions only on CUDA/XPU). `inputs` is a padded batch
     (attention_mask) or a padding-free one (records side by side in one row, position_ids restarting at 0 per record:
-    transformers then masks attention to each record's own tokens).
+    transformers then masks attention to each record's own tokens). The model is called through its own forward (a
+    DDP wrapper's too, which syncs gradients only then), asked for the logits of the labelled positions alone.
     """
+    import torch
     import torch.nn.functional as F
 
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-    backbone = getattr(causal_lm, causal_lm.base_model_prefix)
-    hidden = backbone(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
-                      position_ids=inputs.get("position_ids"), use_cache=False).last_hidden_state
     targets = inputs["labels"][:, 1:]
-    mask = targets != -100
-    logits = causal_lm.get_output_embeddings()(hidden[:, :-1][mask])
-    count = num_items_in_batch if num_items_in_batch is not None else mask.sum().clamp(min=1)
-    return F.cross_entropy(logits.float(), targets[mask], reduction="sum") / count
+    labelled = targets != -100
+    keep = torch.cat([labelled, torch.zeros_like(labelled[:, :1])], dim=1)  # position p predicts token p + 1
+    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
+                   position_ids=inputs.get("position_ids"), use_cache=False, logits_to_keep=keep).logits
+    count = num_items_in_batch if num_items_in_batch is not None else labelled.sum().clamp(min=1)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets[labelled], reduction="sum") / count
 
 
 def _sft_trainer_class():
@@ -265,6 +270,10 @@ def _sft_trainer_class():
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             loss = answer_only_loss(model, inputs, num_items_in_batch)
+            if num_items_in_batch is not None and self.args.average_tokens_across_devices:
+                # num_items_in_batch counts every worker's tokens and DDP averages the workers' gradients: scale
+                # back up so the step's gradient is the mean over all its answer tokens (as Trainer does).
+                loss = loss * self.accelerator.num_processes
             return (loss, {"loss": loss}) if return_outputs else loss
 
         def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
@@ -353,6 +362,7 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
     from convert.quantize import BASE_WEIGHTS
     from convert.weights import use_quantized_base
     from webslm.base_model import resolve_model
+    from train.workers import in_worker, is_main_worker, launch, micro_batches_per_worker
     from webslm.domain import load_domain
 
     started = time.time()
@@ -370,6 +380,11 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
         raise WebslmError(f"{out} already holds checkpoints; pass --resume to continue that run, or choose a new --out")
     model_path = resolve_model(config.model)
     device = pick_device(config.device)
+    if config.workers > 1 and not in_worker():
+        if device == "cpu":
+            return launch(config, resume, progress)
+        print(f"--workers {config.workers} is for CPU training; training in one process on {device}", flush=True)
+        config = dataclasses.replace(config, workers=1)
 
     import torch
     from datasets import Dataset
@@ -402,7 +417,8 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
     sft = SFTConfig(
         output_dir=str(out / CHECKPOINTS),
         per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
+        gradient_accumulation_steps=micro_batches_per_worker(config.grad_accum, config.workers),
+        ddp_backend="gloo" if in_worker() else None,
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
         learning_rate=config.learning_rate,
@@ -448,6 +464,8 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
             raise WebslmError(OOM_HINT) from None
         raise
 
+    if not is_main_worker():
+        return {}
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     peft_model = trainer.model
     peft_model.peft_config["default"].base_model_name_or_path = str(Path(model_path).resolve()) \

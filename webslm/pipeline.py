@@ -22,16 +22,16 @@ from webslm.errors import WebslmError
 DOMAINS = ("cesium", "cad")
 
 
-# The default adapter's recipe: steps of 16 records (4 x 4 accumulated, rebalanced by length) at lr 1e-3, measured
-# in the README (cesium: 12.7 min on 2 cores, 87 % right tool on held-out commands; as 8 x 2 micro-batches, which pad
-# more, 21 min). bench/train_default.py uses it too.
+# The default adapter's recipe: steps of 16 records (4 x 4 accumulated, rebalanced by length) at lr 1e-3, shared by
+# two CPU workers (one process keeps only about one of 2 cores busy), measured in the README (cesium: 12 min on 2
+# cores, 99 % right tool on the first 100 held-out commands). bench/train_default.py uses it too.
 DEFAULT_TRAIN_STEPS = 85
 
 
 def train_recipe(steps: int = DEFAULT_TRAIN_STEPS) -> list[str]:
     """`webslm train` flags of the default recipe."""
     return ["--max-steps", str(steps), "--batch-size", "4", "--grad-accum", "4", "--batching", "rebalance",
-            "--lr", "1e-3"]
+            "--lr", "1e-3", "--workers", "2"]
 
 
 @dataclass

@@ -46,7 +46,7 @@ class TrainConfig:
     target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
                                                                "gate_proj", "up_proj", "down_proj"])
     # LoRA in the last N decoder layers only (0 = every layer). Nothing below them needs a gradient, so the backward
-    # pass stops there: on SmolLM2-135M (30 layers) the last 20 make a CPU step ~1.3x faster.
+    # pass stops there (the last 20 of SmolLM2-135M's 30: CPU steps 1.4x faster, but 8 points fewer right tools).
     lora_layers: int = 0
     learning_rate: float = 2e-4
     lr_scheduler: str = "cosine"
@@ -361,8 +361,8 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
     """Fine-tune and write the adapter directory; returns the run manifest."""
     from convert.quantize import BASE_WEIGHTS
     from convert.weights import use_quantized_base
-    from webslm.base_model import resolve_model
     from train.workers import in_worker, is_main_worker, launch, micro_batches_per_worker
+    from webslm.base_model import resolve_model
     from webslm.domain import load_domain
 
     started = time.time()

@@ -165,10 +165,13 @@ def test_rebalanced_batches_train_deterministically(tmp_path):
     assert all((a[k] == b[k]).all() for k in a) and runs[0]["final_loss"] == runs[1]["final_loss"]
 
 
-def test_resume_after_a_killed_process_reaches_the_same_step_count(tmp_path):
-    config = _config(tmp_path, max_steps=30, save_steps=3, batch_size=2)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_resume_after_a_killed_process_reaches_the_same_step_count(tmp_path, workers):
+    """Killed like Ctrl-C kills it (the whole process group, workers included), then resumed."""
+    config = _config(tmp_path, max_steps=30, save_steps=3, batch_size=2, grad_accum=workers, workers=workers)
     cmd = [sys.executable, "-m", "webslm.cli", "train", config.train_file, "--out", config.out, "--model",
-           config.model, "--max-steps", "30", "--save-steps", "3", "--batch-size", "2", "--seed", "7"]
+           config.model, "--max-steps", "30", "--save-steps", "3", "--batch-size", "2", "--seed", "7",
+           "--grad-accum", str(workers), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}, start_new_session=True)
     try:
@@ -177,7 +180,7 @@ def test_resume_after_a_killed_process_reaches_the_same_step_count(tmp_path):
             assert proc.poll() is None, "training ended before it could be interrupted"
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
     interrupted_at = int(latest_checkpoint(Path(config.out)).name.split("-")[1])

@@ -430,7 +430,7 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
         # padded step computes ~28 % pad tokens.
         padding_free=True,
         train_sampling_strategy=SAMPLING_STRATEGIES[config.batching],
-        gradient_checkpointing=False,  # trl turns it on by default; on CPU memory is not the limit, time is
+        activation_checkpointing=False,  # trl turns it on by default; on CPU memory is not the limit, time is
         logging_steps=config.logging_steps,
         save_strategy="steps",
         save_steps=config.save_steps,

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import edited_domain
 from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
-from webslm.copying import (COPY_KEY, CUES_KEY, colors_named, for_request, numbers_written, request_of,
+from webslm.copying import (BARE_KEY, COPY_KEY, CUES_KEY, colors_named, for_request, numbers_written, request_of,
                             request_spans)
 from webslm.domain import _marked, load_domain
 from webslm.errors import WebslmError
@@ -118,6 +118,17 @@ def test_a_cue_announces_a_copied_name_and_its_absence_removes_it():
     assert all("name" not in b["properties"] for b in point("pin Lima, Base Camp")["anyOf"])
     assert "name" in point("put a pin in Luohe titld Zone 1")["anyOf"][0]["required"]  # one slip in a long cue
     assert all("name" not in b["properties"] for b in point("pin Lima as")["anyOf"])  # a cue with nothing after
+
+
+def test_a_bare_name_may_go_without_a_cue_and_a_cue_still_requires_it():
+    """CAD names are cued ("called", "for the") but also written bare ("box 30x40x50 lid"): x-bare."""
+    schema = load_domain("cad").emission_schema()
+    box = lambda request: _arguments(for_request(schema, request), "createBox")  # noqa: E731
+    cued = box("make a box 30x40x50 mm for the lid")
+    assert "name" in cued["required"] and cued["properties"]["name"]["enum"][0] == "lid"
+    bare = box("box 30x40x50 lid")
+    assert "name" not in bare.get("required", []) and "lid" in bare["properties"]["name"]["enum"]
+    assert "30x40x50" in bare["properties"]["name"]["enum"]  # any run of the request's words, as before cues
 
 
 @pytest.mark.parametrize("text, numbers", [
@@ -272,6 +283,16 @@ def test_cues_are_a_list_of_words(tmp_path, cues):
                          lambda spec: spec["parameters"]["properties"]["name"].update({CUES_KEY: cues}))
     with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.name.x-cues is .*non-empty strings"):
         load_domain(root)
+
+
+@pytest.mark.parametrize("edit", [{BARE_KEY: 1}, {BARE_KEY: True, CUES_KEY: {"called": 1}}])
+def test_bare_mark_only_on_cued_copied_strings(tmp_path, edit):
+    root = edited_domain(tmp_path, "cesium", "tools/addPoint.json",
+                         lambda spec: spec["parameters"]["properties"]["name"].update(edit))
+    with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.name.x-(bare|cues) is "):
+        load_domain(root)
+    load_domain(edited_domain(tmp_path / "fine", "cesium", "tools/addPoint.json",
+                              lambda spec: spec["parameters"]["properties"]["name"].update({BARE_KEY: True})))
 
 
 def test_objects_left_unsatisfiable_are_removed():

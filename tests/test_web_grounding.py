@@ -175,7 +175,10 @@ def test_js_copying_agrees_with_python(page):
              "Start the clock at 2029-12-08T12:45:00Z running 60 times faster", "rewind 50x; set time to 12 May 2020",
              "box1 #2410CC x100 20,700 m 7.1 px ring Milan r=20km 1.9 mi. 3 min -0", "h 6,500 m 11000 ft tall",
              "route: Agra to Greece to Monywa to Zaozhuang to Brazil.", "Add a point named Camp on lon -66.1 lat 6.1",
-             "ring Cairo r=9,950m, thanks", "a placemark titled Warehouse 3 in gold", "lon -18.1 lat -53.7 in blue"]
+             "ring Cairo r=9,950m, thanks", "a placemark titled Warehouse 3 in gold", "lon -18.1 lat -53.7 in blue",
+             # CAD names: cued, bare (x-bare), a cue with nothing after it
+             "make a box 30x40x50 mm for the lid", "box 30x40x50 lid", "subtract peg from plate and call it",
+             "the lid is a sphere with radius 5mm"]
     assert page.evaluate("texts => texts.map(t => window.__c.requestSpans(t))", texts) == [
         request_spans(t) for t in texts]
     assert page.evaluate("() => window.__colors.COLOR_PATTERN") == COLOR_PATTERN

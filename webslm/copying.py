@@ -12,7 +12,9 @@ evidence for:
 - an array of locations is the request's list, whole and in order, when it writes one ("route: Lima -> Quito ->
   12N 3W": exactly those three);
 - with `"x-cues": [words]` as well, a run that starts right after a cue ("called HQ", "with the label Site A"): the
-  field is written exactly when the request has a cue (required then, removed otherwise);
+  field is written exactly when the request has a cue (required then, removed otherwise); with `"x-bare": true`
+  too, a request without a cue may still write it as any run of its words ("box 30x40x50 lid"), while a cue still
+  makes it required ("a box ... for the lid");
 - otherwise a number marked `"x-copy": true` (a typed coordinate) is a number the request writes, with the sign
   it writes ("-", or S/W after it), within the schema's minimum and maximum;
 - a number (or a quantity string) marked `"x-copy": true` and `"x-cues"` is a number the request writes outside
@@ -48,6 +50,7 @@ COPY_KEY = "x-copy"
 MIN_ROUTE = 3  # a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
 PLACE_COPY = "place"  # the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 CUES_KEY = "x-cues"
+BARE_KEY = "x-bare"  # on a cued copied string: it may also be written without a cue
 TYPO_CUE_LENGTH = 5
 MAX_DATE_WORDS = 8  # "the 30th of June 1996 at 7:45am" is 7
 
@@ -313,7 +316,8 @@ def for_request(schema, request: str, is_place=None):
             return ({"enum": dates} if dates else _UNWRITABLE), bool(dates)
         if node.get(COPY_KEY) is True and cues is not None:
             after_cues = [s for s in spans_after_cues(request, matches) if fits(node, s)]
-            return ({"enum": after_cues} if after_cues else _UNWRITABLE), bool(after_cues)
+            if after_cues or not node.get(BARE_KEY):
+                return ({"enum": after_cues} if after_cues else _UNWRITABLE), bool(after_cues)
         if node.get(COPY_KEY) is True and any(fits(node, s) for s in spans):
             return {"enum": [s for s in spans if fits(node, s)]}, False
         if node.get("pattern") == COLOR_PATTERN:

@@ -14,7 +14,7 @@ import jsonschema
 
 from webslm import REPO_ROOT
 from webslm.colors import COLOR_FORMAT, COLOR_PATTERN, is_color
-from webslm.copying import COPY_KEY, CUES_KEY, PLACE_COPY
+from webslm.copying import BARE_KEY, COPY_KEY, CUES_KEY, PLACE_COPY
 from webslm.locations import COORDINATE_KEYS, PLACE_KEY
 from webslm.dates import WHEN_FORMAT, is_iso_datetime, is_when
 from webslm.errors import Problem, WebslmError
@@ -226,6 +226,10 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
                 raise WebslmError(f"{path}: {field}.{CUES_KEY} is {node[CUES_KEY]!r}; it lists the words that announce a "
                                   f"number, an enum or a copied string ({COPY_KEY}): a list of non-empty strings, "
                                   "or for a number or an enum an object of words and the values they mean")
+        for field, node in _marked(spec["parameters"], "parameters", BARE_KEY):
+            if node[BARE_KEY] is not True or node.get(COPY_KEY) is not True or not isinstance(node.get(CUES_KEY), list):
+                raise WebslmError(f"{path}: {field}.{BARE_KEY} is {node[BARE_KEY]!r}; it can only be true, on a copied "
+                                  f"string ({COPY_KEY}: true) whose {CUES_KEY} lists the words that announce it")
         tools[spec["name"]] = Tool(spec["name"], spec.get("description", ""), spec["parameters"])
     if not tools:
         raise WebslmError(f"{root}: domain pack has no tool schemas in {meta.get('tools_dir', 'tools')}/")
@@ -259,7 +263,7 @@ def _cues_fit(node: dict) -> bool:
 
 
 def _marked(schema, path: str, key: str):
-    """(field path, schema node) for every node that holds `key` (x-unit, x-copy, x-cues)."""
+    """(field path, schema node) for every node that holds `key` (x-unit, x-copy, x-cues, x-bare)."""
     if not isinstance(schema, dict):
         return
     if key in schema:

@@ -11,6 +11,7 @@ import {
 
 export const COPY_KEY = "x-copy";
 export const CUES_KEY = "x-cues";
+export const BARE_KEY = "x-bare";  // on a cued copied string: it may also be written without a cue
 const MIN_ROUTE = 3;  // a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
 export const PLACE_COPY = "place";  // the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 const TYPO_CUE_LENGTH = 5;
@@ -245,7 +246,9 @@ export function forRequest(schema, request, isPlace = null) {
     if (node[COPY_KEY] === true && node.format === WHEN_FORMAT) return [dates.length ? { enum: dates } : UNWRITABLE, dates.length > 0];
     if (node[COPY_KEY] === true && cues !== undefined) {
       const afterCues = spansAfterCues(request, matches).filter((s) => fits(node, s));
-      return [afterCues.length ? { enum: afterCues } : UNWRITABLE, afterCues.length > 0];
+      if (afterCues.length || node[BARE_KEY] !== true) {
+        return [afterCues.length ? { enum: afterCues } : UNWRITABLE, afterCues.length > 0];
+      }
     }
     if (node[COPY_KEY] === true && spans.some((s) => fits(node, s))) return [{ enum: spans.filter((s) => fits(node, s)) }, false];
     if (node.pattern === COLOR_PATTERN) return [colors.length ? { enum: colors } : UNWRITABLE, colors.length > 0];

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import edited_domain
 from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
-from webslm.copying import (BARE_KEY, COPY_KEY, CUES_KEY, colors_named, for_request, numbers_written, request_of,
-                            request_spans)
+from webslm.copying import (BARE_KEY, COPY_KEY, CUES_KEY, colors_named, cue_matches, for_request, gap_spans,
+                            numbers_written, request_of, request_spans)
 from webslm.domain import _marked, load_domain
 from webslm.errors import WebslmError
 from train.dataset.generate import generate_records
@@ -129,6 +129,22 @@ def test_a_bare_name_may_go_without_a_cue_and_a_cue_still_requires_it():
     bare = box("box 30x40x50 lid")
     assert "name" not in bare.get("required", []) and "lid" in bare["properties"]["name"]["enum"]
     assert "30x40x50" in bare["properties"]["name"]["enum"]  # any run of the request's words, as before cues
+    for request, name in [("the top plate is a box 3x4x5", "top plate"), ("make the pillar as a block 3x4x5", "pillar")]:
+        gapped = box(request)  # a cue with a gap: the name is written inside it
+        assert "name" in gapped["required"] and gapped["properties"]["name"]["enum"] == [name]
+
+
+@pytest.mark.parametrize("text, cues, spans", [
+    ("the top plate is a sphere", ["the ... is a"], ["top plate"]),
+    ("The 'Top Plate' IS A sphere", ["the ... is a"], ["Top Plate", "'Top Plate'"]),
+    ("the lid is the lid is a box", ["the ... is a"], ["lid is the lid", "lid"]),
+    ("the lid is a", ["... is a"], ["the lid", "lid"]),
+    ("box called", ["called ..."], []),
+    ("the a b c d e f g is a box", ["the ... is a"], []),  # longer than a name (6 words)
+])
+def test_gap_spans_are_the_runs_inside_a_cue(text, cues, spans):
+    assert gap_spans(text, cues) == spans
+    assert cue_matches(text, cues) == []  # a gapped cue is not a cue that something follows
 
 
 @pytest.mark.parametrize("text, numbers", [
@@ -282,6 +298,21 @@ def test_cues_are_a_list_of_words(tmp_path, cues):
     root = edited_domain(tmp_path, "cesium", "tools/addPoint.json",
                          lambda spec: spec["parameters"]["properties"]["name"].update({CUES_KEY: cues}))
     with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.name.x-cues is .*non-empty strings"):
+        load_domain(root)
+
+
+@pytest.mark.parametrize("cues", [["the ... is ..."], ["..."], ["the...is a"]])
+def test_a_gap_only_in_a_copied_strings_cue_and_only_one(tmp_path, cues):
+    root = edited_domain(tmp_path, "cesium", "tools/addPoint.json",
+                         lambda spec: spec["parameters"]["properties"]["name"].update({CUES_KEY: cues}))
+    if cues == ["the...is a"]:  # no gap: the cue is those words
+        load_domain(root)
+        return
+    with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.name.x-cues is .*one gap '...'"):
+        load_domain(root)
+    root = edited_domain(tmp_path / "number", "cesium", "tools/addPoint.json",
+                         lambda spec: spec["parameters"]["properties"]["size"].update({CUES_KEY: ["the ... is"]}))
+    with pytest.raises(WebslmError, match=r"parameters.properties.size.x-cues is "):
         load_domain(root)
 
 

@@ -159,7 +159,7 @@ def test_js_copying_agrees_with_python(page):
     (cesium and CAD), the same edit distance."""
     from webslm.colors import COLOR_PATTERN
     from webslm.copying import (colors_named, cue_matches, cue_values, edit_distance, for_request, free_numbers,
-                                numbers_written, quantities_written, request_spans, spans_after_cues)
+                                gap_spans, numbers_written, quantities_written, request_spans, spans_after_cues)
 
     texts = [ROUTE, 'pin "Base Camp" at Paris, France!', "  ", "(-176.22, -78.26) r=15-mile", "a\tb\n c;",
              "\u201cZone 1\u201d \u2018x\u2019 [y] {z} <w> Ciudad Guzm\u00e1n", "union box1 and box1 into part_7",
@@ -178,21 +178,21 @@ def test_js_copying_agrees_with_python(page):
              "ring Cairo r=9,950m, thanks", "a placemark titled Warehouse 3 in gold", "lon -18.1 lat -53.7 in blue",
              # CAD names: cued, bare (x-bare), a cue with nothing after it
              "make a box 30x40x50 mm for the lid", "box 30x40x50 lid", "subtract peg from plate and call it",
-             "the lid is a sphere with radius 5mm"]
+             "the lid is a sphere with radius 5mm", "make The 'Base Plate' as a slab 3x4x5", "the the is a is a"]
     assert page.evaluate("texts => texts.map(t => window.__c.requestSpans(t))", texts) == [
         request_spans(t) for t in texts]
     assert page.evaluate("() => window.__colors.COLOR_PATTERN") == COLOR_PATTERN
     assert page.evaluate("texts => texts.map(t => window.__c.colorsNamed(t))", texts) == [
         colors_named(t) for t in texts]
-    cues = ["called", "with the label", "titled", "as", "huge", "slowly"]
+    cues = ["called", "with the label", "titled", "as", "huge", "slowly", "the ... is a", "... as a", "called ..."]
     valued = {"slowly": 10, "very slowly": 20, "huge": 40, "as": 1}
     assert page.evaluate("""([texts, cues, valued]) => texts.map(t => {
         const [matches, valuedMatches] = [window.__c.cueMatches(t, cues), window.__c.cueMatches(t, valued)];
-        return [matches, window.__c.spansAfterCues(t, matches), window.__c.numbersWritten(t),
-                window.__c.cueValues(valuedMatches, valued)];
+        return [matches, window.__c.spansAfterCues(t, matches), window.__c.gapSpans(t, cues),
+                window.__c.numbersWritten(t), window.__c.cueValues(valuedMatches, valued)];
     })""", [texts, cues, valued]) == [
-        [[list(m) for m in cue_matches(t, cues)], spans_after_cues(t, cue_matches(t, cues)), numbers_written(t),
-         cue_values(cue_matches(t, valued), valued)] for t in texts]
+        [[list(m) for m in cue_matches(t, cues)], spans_after_cues(t, cue_matches(t, cues)), gap_spans(t, cues),
+         numbers_written(t), cue_values(cue_matches(t, valued), valued)] for t in texts]
     assert page.evaluate("""([texts, pattern]) => texts.map(t => [window.__c.freeNumbers(t, [[0, 3]]),
         window.__c.numbersWritten(t, [[0, 3]]), window.__c.quantitiesWritten(t, pattern)])""",
                          [texts, QUANTITY_PATTERN]) == [

@@ -14,7 +14,8 @@ evidence for:
 - with `"x-cues": [words]` as well, a run that starts right after a cue ("called HQ", "with the label Site A"): the
   field is written exactly when the request has a cue (required then, removed otherwise); with `"x-bare": true`
   too, a request without a cue may still write it as any run of its words ("box 30x40x50 lid"), while a cue still
-  makes it required ("a box ... for the lid");
+  makes it required ("a box ... for the lid"); a cue written with a gap ("the ... is a") gives the run in its gap
+  ("the top plate is a sphere": "top plate");
 - otherwise a number marked `"x-copy": true` (a typed coordinate) is a number the request writes, with the sign
   it writes ("-", or S/W after it), within the schema's minimum and maximum;
 - a number (or a quantity string) marked `"x-copy": true` and `"x-cues"` is a number the request writes outside
@@ -51,29 +52,34 @@ MIN_ROUTE = 3  # a list this long is a route or an area, not one place ("from Li
 PLACE_COPY = "place"  # the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 CUES_KEY = "x-cues"
 BARE_KEY = "x-bare"  # on a cued copied string: it may also be written without a cue
+GAP = "..."  # in a cue of a copied string, where the string is written: "the ... is a"
 TYPO_CUE_LENGTH = 5
 MAX_DATE_WORDS = 8  # "the 30th of June 1996 at 7:45am" is 7
 
 
-def _word_runs(words: list[str], starts, max_words: int) -> list[str]:
+def _word_runs(words: list[str], runs) -> list[str]:
+    """The text of each (start, end) run of `words`, punctuation at its ends stripped (an apostrophe both ways)."""
     spans: dict[str, None] = {}
-    for start in starts:
-        for end in range(start + 1, min(len(words), start + max_words) + 1):
-            words_run = " ".join(words[start:end])
-            span = words_run.strip(SPAN_EDGES)
-            if span:
-                spans.setdefault(span)
-                with_apostrophes = words_run.strip(SPAN_EDGES_BUT_APOSTROPHES)
-                if with_apostrophes != span:
-                    spans.setdefault(with_apostrophes)
+    for start, end in runs:
+        words_run = " ".join(words[start:end])
+        span = words_run.strip(SPAN_EDGES)
+        if span:
+            spans.setdefault(span)
+            with_apostrophes = words_run.strip(SPAN_EDGES_BUT_APOSTROPHES)
+            if with_apostrophes != span:
+                spans.setdefault(with_apostrophes)
     return list(spans)
+
+
+def _runs_from(starts, n_words: int, max_words: int):
+    return ((start, end) for start in starts for end in range(start + 1, min(n_words, start + max_words) + 1))
 
 
 def request_spans(text: str, max_words: int = MAX_SPAN_WORDS) -> list[str]:
     """Every run of 1 to `max_words` words of `text`, in order of appearance, without repeats, with punctuation at
     its ends stripped: the names a model copying from the request can mean."""
     words = text.split()
-    return _word_runs(words, range(len(words)), max_words)
+    return _word_runs(words, _runs_from(range(len(words)), len(words), max_words))
 
 
 def _is_cue_word(word: str, cue_word: str) -> bool:
@@ -86,18 +92,40 @@ def _is_cue_word(word: str, cue_word: str) -> bool:
 _GLUED_X = re.compile(r"[0-9][0-9.,]*x|x[0-9][0-9.,]*")  # "100x", "x100": the cue "x" written onto its number
 
 
+def _cue_words(text: str) -> list[str]:
+    words = [w.strip(SPAN_EDGES).lower() for w in text.split()]
+    return ["x" if _GLUED_X.fullmatch(w) else w for w in words]
+
+
+def _matches_at(words: list[str], i: int, cue_words: list[str]) -> bool:
+    return i + len(cue_words) <= len(words) and all(_is_cue_word(w, c) for w, c in zip(words[i:], cue_words))
+
+
 def cue_matches(text: str, cues) -> list[tuple[int, int, str]]:
     """(first word, word after the cue, cue) for each occurrence of a cue ("called", "with the label") among the
     words of `text` (text.split()); a cue word of 5 or more letters also when typed with one slip ("titld"), and
-    "x" also when written onto a number ("100x")."""
-    words = [w.strip(SPAN_EDGES).lower() for w in text.split()]
-    words = ["x" if _GLUED_X.fullmatch(w) else w for w in words]
+    "x" also when written onto a number ("100x"). Cues with a gap (`gap_spans`) are left to `gap_spans`."""
+    words = _cue_words(text)
     matches = []
     for cue in cues:
         cue_words = cue.lower().split()
-        matches += [(i, i + len(cue_words), cue) for i in range(len(words) - len(cue_words) + 1)
-                    if all(_is_cue_word(w, c) for w, c in zip(words[i:i + len(cue_words)], cue_words))]
+        if GAP not in cue_words:
+            matches += [(i, i + len(cue_words), cue) for i in range(len(words)) if _matches_at(words, i, cue_words)]
     return matches
+
+
+def gap_spans(text: str, cues, max_words: int = MAX_SPAN_WORDS) -> list[str]:
+    """The runs of 1 to `max_words` words of `text` that fill the gap of a cue written with one ("the ... is a":
+    "the top plate is a sphere" gives "top plate"); the words around the gap match as in `cue_matches`."""
+    words, runs = _cue_words(text), []
+    for cue in cues:
+        cue_words = cue.lower().split()
+        if GAP in cue_words:
+            before, after = cue_words[:cue_words.index(GAP)], cue_words[cue_words.index(GAP) + 1:]
+            runs += [(i + len(before), end) for i in range(len(words)) if _matches_at(words, i, before)
+                     for end in range(i + len(before) + 1, min(len(words), i + len(before) + max_words) + 1)
+                     if _matches_at(words, end, after)]
+    return _word_runs(text.split(), runs)
 
 
 def cue_values(matches, cues: dict) -> list:
@@ -125,7 +153,8 @@ def edit_distance(a: str, b: str) -> int:
 def spans_after_cues(text: str, matches, max_words: int = MAX_SPAN_WORDS) -> list[str]:
     """The spans of `text` that start right after a cue matched (`cue_matches`): "pin called 'Base Camp' at Lima"
     and ["called"] give "Base Camp", "Base Camp' at" (stripped to "Base Camp' at"), ..."""
-    return _word_runs(text.split(), sorted({end for _, end, _ in matches}), max_words)
+    words = text.split()
+    return _word_runs(words, _runs_from(sorted({end for _, end, _ in matches}), len(words), max_words))
 
 
 # A number as written: "-3", "7.1", "20,700"; not one inside a name or a colour ("box1", "#2410CC"), though "x100"
@@ -315,7 +344,8 @@ def for_request(schema, request: str, is_place=None):
         if node.get(COPY_KEY) is True and node.get("format") == WHEN_FORMAT:
             return ({"enum": dates} if dates else _UNWRITABLE), bool(dates)
         if node.get(COPY_KEY) is True and cues is not None:
-            after_cues = [s for s in spans_after_cues(request, matches) if fits(node, s)]
+            cued = dict.fromkeys(spans_after_cues(request, matches) + gap_spans(request, cues))
+            after_cues = [s for s in cued if fits(node, s)]
             if after_cues or not node.get(BARE_KEY):
                 return ({"enum": after_cues} if after_cues else _UNWRITABLE), bool(after_cues)
         if node.get(COPY_KEY) is True and any(fits(node, s) for s in spans):

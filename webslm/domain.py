@@ -14,7 +14,7 @@ import jsonschema
 
 from webslm import REPO_ROOT
 from webslm.colors import COLOR_FORMAT, COLOR_PATTERN, is_color
-from webslm.copying import BARE_KEY, COPY_KEY, CUES_KEY, PLACE_COPY
+from webslm.copying import BARE_KEY, COPY_KEY, CUES_KEY, GAP, PLACE_COPY
 from webslm.locations import COORDINATE_KEYS, PLACE_KEY
 from webslm.dates import WHEN_FORMAT, is_iso_datetime, is_when
 from webslm.errors import Problem, WebslmError
@@ -225,7 +225,8 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
             if not _cues_fit(node):
                 raise WebslmError(f"{path}: {field}.{CUES_KEY} is {node[CUES_KEY]!r}; it lists the words that announce a "
                                   f"number, an enum or a copied string ({COPY_KEY}): a list of non-empty strings, "
-                                  "or for a number or an enum an object of words and the values they mean")
+                                  "or for a number or an enum an object of words and the values they mean; a "
+                                  f"copied string's cue may hold one gap {GAP!r} where the string is written")
         for field, node in _marked(spec["parameters"], "parameters", BARE_KEY):
             if node[BARE_KEY] is not True or node.get(COPY_KEY) is not True or not isinstance(node.get(CUES_KEY), list):
                 raise WebslmError(f"{path}: {field}.{BARE_KEY} is {node[BARE_KEY]!r}; it can only be true, on a copied "
@@ -250,9 +251,14 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
 
 def _cues_fit(node: dict) -> bool:
     """x-cues is a list of words on a number, an enum or a copied string, or {word: value} on a number (numbers, or
-    null for a word that announces a number without saying it) or an enum (its values)."""
+    null for a word that announces a number without saying it) or an enum (its values); only a copied string's cues
+    may have a gap ("the ... is a"), one, next to words."""
     cues = node[CUES_KEY]
     if not isinstance(cues, (list, dict)) or not all(isinstance(c, str) and c.strip() for c in cues):
+        return False
+    gapped = [c.split() for c in cues if GAP in c.split()]
+    if gapped and not (isinstance(cues, list) and node.get(COPY_KEY) is True and node.get("type") == "string"
+                       and all(words.count(GAP) == 1 and len(words) >= 2 for words in gapped)):
         return False
     if isinstance(cues, list):
         return node.get("type") == "number" or node.get(COPY_KEY) is True or "enum" in node

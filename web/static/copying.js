@@ -12,24 +12,30 @@ import {
 export const COPY_KEY = "x-copy";
 export const CUES_KEY = "x-cues";
 export const BARE_KEY = "x-bare";  // on a cued copied string: it may also be written without a cue
+export const GAP = "...";  // in a cue of a copied string, where the string is written: "the ... is a"
 const MIN_ROUTE = 3;  // a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
 export const PLACE_COPY = "place";  // the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 const TYPO_CUE_LENGTH = 5;
 const MAX_DATE_WORDS = 8;  // "the 30th of June 1996 at 7:45am" is 7
 
-function wordRuns(words, starts, maxWords) {
+// The text of each [start, end] run of `words`, punctuation at its ends stripped (an apostrophe both ways).
+function wordRuns(words, runs) {
   const spans = new Set();
-  for (const start of starts) {
-    for (let end = start + 1; end <= Math.min(words.length, start + maxWords); end++) {
-      const run = words.slice(start, end).join(" ");
-      const span = run.replace(SPAN_EDGES, "");
-      if (span) {
-        spans.add(span);
-        spans.add(run.replace(SPAN_EDGES_BUT_APOSTROPHES, ""));
-      }
+  for (const [start, end] of runs) {
+    const run = words.slice(start, end).join(" ");
+    const span = run.replace(SPAN_EDGES, "");
+    if (span) {
+      spans.add(span);
+      spans.add(run.replace(SPAN_EDGES_BUT_APOSTROPHES, ""));
     }
   }
   return [...spans];
+}
+
+function* runsFrom(starts, nWords, maxWords) {
+  for (const start of starts) {
+    for (let end = start + 1; end <= Math.min(nWords, start + maxWords); end++) yield [start, end];
+  }
 }
 
 const wordsOf = (text) => String(text).split(/\s+/).filter((w) => w);
@@ -38,7 +44,7 @@ const wordsOf = (text) => String(text).split(/\s+/).filter((w) => w);
 // stripped (and kept both ways when it is an apostrophe).
 export function requestSpans(text, maxWords = MAX_SPAN_WORDS) {
   const words = wordsOf(text);
-  return wordRuns(words, words.keys(), maxWords);
+  return wordRuns(words, runsFrom(words.keys(), words.length, maxWords));
 }
 
 function isCueWord(word, cueWord) {
@@ -51,17 +57,43 @@ const GLUED_X = /^(?:[0-9][0-9.,]*x|x[0-9][0-9.,]*)$/;  // "100x", "x100": the c
 
 // [first word, word after the cue, cue] for each occurrence of a cue (a cue word of 5+ letters also with one slip;
 // "x" also written onto a number).
+const cueWordsOf = (text) => wordsOf(text).map((w) => w.replace(SPAN_EDGES, "").toLowerCase())
+  .map((w) => GLUED_X.test(w) ? "x" : w);
+const matchesAt = (words, i, cueWords) => i + cueWords.length <= words.length
+  && cueWords.every((c, k) => isCueWord(words[i + k], c));
+
 export function cueMatches(text, cues) {
-  const words = wordsOf(text).map((w) => w.replace(SPAN_EDGES, "").toLowerCase())
-    .map((w) => GLUED_X.test(w) ? "x" : w);
+  const words = cueWordsOf(text);
   const matches = [];
   for (const cue of Array.isArray(cues) ? cues : Object.keys(cues)) {
     const cueWords = cue.toLowerCase().split(/\s+/).filter((w) => w);
-    for (let i = 0; i + cueWords.length <= words.length; i++) {
-      if (cueWords.every((c, k) => isCueWord(words[i + k], c))) matches.push([i, i + cueWords.length, cue]);
+    if (cueWords.includes(GAP)) continue;  // gapSpans reads those
+    for (let i = 0; i < words.length; i++) {
+      if (matchesAt(words, i, cueWords)) matches.push([i, i + cueWords.length, cue]);
     }
   }
   return matches;
+}
+
+// The runs of 1 to maxWords words that fill the gap of a cue written with one ("the ... is a": "the top plate is a
+// sphere" gives "top plate").
+export function gapSpans(text, cues, maxWords = MAX_SPAN_WORDS) {
+  const words = cueWordsOf(text);
+  const runs = [];
+  for (const cue of cues) {
+    const cueWords = cue.toLowerCase().split(/\s+/).filter((w) => w);
+    const gap = cueWords.indexOf(GAP);
+    if (gap < 0) continue;
+    const [before, after] = [cueWords.slice(0, gap), cueWords.slice(gap + 1)];
+    for (let i = 0; i < words.length; i++) {
+      if (!matchesAt(words, i, before)) continue;
+      const start = i + before.length;
+      for (let end = start + 1; end <= Math.min(words.length, start + maxWords); end++) {
+        if (matchesAt(words, end, after)) runs.push([start, end]);
+      }
+    }
+  }
+  return wordRuns(wordsOf(text), runs);
 }
 
 // The values of the cues matched (cueMatches), a cue inside a longer one left out ("very slowly" is not "slowly").
@@ -77,7 +109,8 @@ export function cueValues(matches, cues) {
 // The spans of `text` that start right after a cue matched (cueMatches).
 export function spansAfterCues(text, matches, maxWords = MAX_SPAN_WORDS) {
   const ends = [...new Set(matches.map(([, end]) => end))].sort((a, b) => a - b);
-  return wordRuns(wordsOf(text), ends, maxWords);
+  const words = wordsOf(text);
+  return wordRuns(words, runsFrom(ends, words.length, maxWords));
 }
 
 const HEMISPHERE = "(?:n|s|e|w|north|south|east|west)";
@@ -245,7 +278,8 @@ export function forRequest(schema, request, isPlace = null) {
     }
     if (node[COPY_KEY] === true && node.format === WHEN_FORMAT) return [dates.length ? { enum: dates } : UNWRITABLE, dates.length > 0];
     if (node[COPY_KEY] === true && cues !== undefined) {
-      const afterCues = spansAfterCues(request, matches).filter((s) => fits(node, s));
+      const cuedSpans = [...new Set([...spansAfterCues(request, matches), ...gapSpans(request, cues)])];
+      const afterCues = cuedSpans.filter((s) => fits(node, s));
       if (afterCues.length || node[BARE_KEY] !== true) {
         return [afterCues.length ? { enum: afterCues } : UNWRITABLE, afterCues.length > 0];
       }

@@ -48,10 +48,11 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=3000, help="records to generate before the split")
     parser.add_argument("--max-steps", type=int, default=DEFAULT_TRAIN_STEPS, help="training steps of 16 records")
     parser.add_argument("--eval-limit", type=int, default=100, help="test examples evaluated per run")
-    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--max-new-tokens", type=int, default=160, help="as `webslm eval`")
     parser.add_argument("--work", type=Path, default=Path("bench-out/train_default"))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (1 is faster on a busy 2-core box)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads per process (0: the cores shared between its processes)")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)

@@ -55,19 +55,19 @@ function isCueWord(word, cueWord) {
 
 const GLUED_X = /^(?:[0-9][0-9.,]*x|x[0-9][0-9.,]*)$/;  // "100x", "x100": the cue "x" written onto its number
 
-// [first word, word after the cue, cue] for each occurrence of a cue (a cue word of 5+ letters also with one slip;
-// "x" also written onto a number).
 const cueWordsOf = (text) => wordsOf(text).map((w) => w.replace(SPAN_EDGES, "").toLowerCase())
   .map((w) => GLUED_X.test(w) ? "x" : w);
 const matchesAt = (words, i, cueWords) => i + cueWords.length <= words.length
   && cueWords.every((c, k) => isCueWord(words[i + k], c));
 
+// [first word, word after the cue, cue] for each occurrence of a cue (a cue word of 5+ letters also with one slip;
+// "x" also written onto a number); cues with a gap are gapSpans's.
 export function cueMatches(text, cues) {
   const words = cueWordsOf(text);
   const matches = [];
   for (const cue of Array.isArray(cues) ? cues : Object.keys(cues)) {
     const cueWords = cue.toLowerCase().split(/\s+/).filter((w) => w);
-    if (cueWords.includes(GAP)) continue;  // gapSpans reads those
+    if (cueWords.includes(GAP)) continue;
     for (let i = 0; i < words.length; i++) {
       if (matchesAt(words, i, cueWords)) matches.push([i, i + cueWords.length, cue]);
     }

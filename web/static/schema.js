@@ -1,7 +1,7 @@
 // A JSON Schema validator for the subset our tool schemas and the emission schema use: type, properties,
 // required, additionalProperties:false, minimum/maximum/exclusiveMinimum/exclusiveMaximum, enum, const, not,
 // anyOf, minItems/maxItems, items, minLength/maxLength, minProperties, format:date-time, format:color and
-// format:when (x-unit, x-copy and x-cues are annotations for grounding and decoding). An unknown keyword is an
+// format:when (x-unit, x-copy, x-cues and x-bare are annotations for grounding and decoding). An unknown keyword is an
 // error, so a new schema feature cannot be silently ignored in the browser while Python enforces it.
 
 import { COLOR_FORMAT, isColor } from "./colors.js";
@@ -10,7 +10,7 @@ import { WHEN_FORMAT, isWhen } from "./dates.js";
 const KNOWN = new Set(["type", "properties", "required", "additionalProperties", "minimum", "maximum",
   "exclusiveMinimum", "exclusiveMaximum", "enum", "const", "not", "anyOf", "minItems", "maxItems", "items",
   "minLength", "maxLength", "minProperties", "format", "description", "title", "default", "$schema", "x-unit",
-  "x-copy", "x-cues"]);
+  "x-copy", "x-cues", "x-bare"]);
 
 // The extended ISO 8601 forms Python's datetime.fromisoformat accepts (after 'Z' -> '+00:00'): a date, optionally
 // with a 'T' or ' ' time hh[:mm[:ss[.fff]]] and an offset. Python also takes basic (20240621T1200) and week dates

@@ -61,7 +61,9 @@ def main(settings_path: str) -> int:
     import torch
 
     from train.lora import TrainConfig, train_lora
+    from webslm import hide_known_third_party_warnings
 
+    hide_known_third_party_warnings()
     settings = json.loads(Path(settings_path).read_text())
     torch.set_num_threads(settings["threads"])
     try:

@@ -8,6 +8,7 @@ import importlib
 import os
 import sys
 
+from webslm import hide_known_third_party_warnings
 from webslm.errors import WebslmError
 
 # (module, what it adds) in the order the pipeline runs. A module that fails to import is reported, not hidden.
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spin-waiting threads make 2-core machines 6-12x slower
+    hide_known_third_party_warnings()
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)

@@ -34,7 +34,12 @@ python-deps: $(VENV)/.installed
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-node-deps: node_modules/.package-lock.json
+# ajv (CommonJS on npm) as one ES module the rulebook imports in the page, the worker and Node alike.
+web/static/vendor/ajv.js: node_modules/.package-lock.json
+	node_modules/.bin/esbuild node_modules/ajv/dist/2020.js --bundle --format=esm --minify --log-level=warning \
+	  --outfile=$@
+
+node-deps: node_modules/.package-lock.json web/static/vendor/ajv.js
 
 # Mesa lavapipe from bookworm-backports into ~/.cache/webslm (no root, nothing installed system-wide): WebGPU on the
 # CPU 10-40x faster than Chromium's SwiftShader, the default of `eval --backend browser` and bench/ where present.

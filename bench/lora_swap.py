@@ -33,10 +33,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from evalharness.browser_session import BrowserSession
-    from evalharness.predict import execute_output, load_gazetteer
+    from evalharness.predict import execute_output
     from webslm import atomic
     from webslm.artifacts import read_adapter_manifest
-    from webslm.copying import for_request
     from webslm.domain import load_domain
 
     results = {"base": args.base, "adapters": {}}
@@ -58,8 +57,8 @@ def main() -> int:
                                       {"role": "user", "content": args.command}], temperature=0,
                                      max_tokens=args.max_tokens, response_format={
                                          "type": "json_object",
-                                         "schema": json.dumps(for_request(domain.emission_schema(), args.command))})
-                outcome = execute_output(reply["text"], domain, load_gazetteer(domain), args.command)
+                                         "schema": json.dumps(domain.rules.narrow([args.command])[0])})
+                outcome = execute_output(reply["text"], domain, args.command)
                 row["command"] = {"text": reply["text"], "call": outcome["call"], "stage": outcome["stage"],
                                   "reason": outcome["reason"], "usage": reply["usage"]}
                 extra = reply["usage"].get("extra") or {}

@@ -1,6 +1,11 @@
-"""`webslm eval --backend browser --bundle DIR`: the stock web-llm engine in headless Chromium (WebGPU) answers
-every test command, with the same prompt, JSON-schema constraint and grounding as the demo page; scored by the same
-metrics as torch. Per example it keeps web-llm's `usage.extra` (prefill/decode tok/s, time to first token)."""
+"""`webslm eval --backend browser --bundle DIR`: the demo page itself answers every test command in headless
+Chromium (WebGPU), as a user would type it: its Web Worker runs the stock web-llm engine, its rulebook narrows the
+grammar and decides, its executor acts on the globe. Each row records the call the page executed (or its refusal
+and the reason), the globe afterwards and web-llm's `usage.extra` (prefill/decode tok/s, time to first token);
+nothing is narrowed or grounded in Python. Scored by the same metrics as torch.
+
+`--parity`, `--unconstrained` and `--no-copy-constraint` measure the model rather than the product: they run the
+engine on the harness page (web/static/harness.js: main thread, logit capture) with the schema sent from here."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from pathlib import Path
 from evalharness.predict import Generation, Run
 from webslm.artifacts import read_adapter_manifest, read_bundle_manifest
 from webslm.browser import ADAPTERS
-from webslm.copying import for_request, request_of
+from webslm.rulebook import request_of
 from webslm.errors import WebslmError
 
 
@@ -39,8 +44,12 @@ def open_runs(args, domain):
     if args.bundle is None:
         raise WebslmError("--backend browser needs --bundle DIR (a bundle from `webslm convert`)")
     manifest = read_bundle_manifest(args.bundle, "--bundle")
-    request = {"temperature": args.temperature, "top_p": args.top_p, "max_tokens": args.max_new_tokens}
     adapter = _read_adapter(args.lora, args.bundle, manifest) if args.lora else None
+    if not (args.parity or args.unconstrained or not args.copy_constraint):
+        with _demo_runs(args, domain, manifest, adapter) as runs:
+            yield runs
+        return
+    request = {"temperature": args.temperature, "top_p": args.top_p, "max_tokens": args.max_new_tokens}
     schema = None if args.unconstrained or args.parity else domain.emission_schema()
     bundle = Path(args.bundle).resolve()
     with BrowserSession(bundle.parent, webgpu=args.webgpu) as session:
@@ -51,8 +60,7 @@ def open_runs(args, domain):
             out = []
             for messages in messages_list:
                 if schema is not None:
-                    asked = (for_request(schema, request_of(messages), domain.is_place) if args.copy_constraint
-                             else schema)
+                    asked = domain.rules.narrow([request_of(messages)])[0] if args.copy_constraint else schema
                     request["response_format"] = {"type": "json_object", "schema": json.dumps(asked)}
                 try:
                     reply = session.chat(messages, timeout_s=args.example_timeout, **request)
@@ -71,6 +79,52 @@ def open_runs(args, domain):
         if args.parity:
             runs.append(_torch_reference_run(args, manifest, adapter))
         yield runs
+
+
+@contextlib.contextmanager
+def _demo_runs(args, domain, manifest: dict, adapter: dict | None):
+    """The product's own path: the demo page answers and executes (DemoSession)."""
+    from evalharness.browser_session import DemoSession
+
+    if args.temperature != 0:
+        raise WebslmError("the demo page answers greedily: --backend browser needs --temperature 0 (or --parity / "
+                          "--unconstrained, which run the model on the harness page)")
+    bundle = Path(args.bundle).resolve()
+    with DemoSession(bundle.parent, manifest["model_id"], domain.name, webgpu=args.webgpu,
+                     max_tokens=args.max_new_tokens) as session:
+        swap = session.set_adapter(adapter["adapter_id"]) if adapter else None
+        page_domain = session._evaluate("window.webslm.state().domain")
+        if page_domain != domain.name:
+            raise WebslmError(f"the demo page is on domain {page_domain!r} (the adapter's), not --domain "
+                              f"{domain.name!r}: evaluate {domain.name} records with an adapter of that domain")
+
+        def generate(messages_list: list[list[dict]]) -> list[Generation]:
+            out = []
+            for messages in messages_list:
+                system = messages[0]["content"] if messages and messages[0].get("role") == "system" else None
+                if system is not None and system != domain.system_prompt:
+                    raise WebslmError("a record's system prompt differs from the domain's, and the demo page always "
+                                      "sends the domain's: evaluate it with --parity or the torch backend")
+                try:
+                    result = session.submit(request_of(messages), timeout_s=args.example_timeout)
+                except WebslmError as e:  # a page crash or device loss fails this example, not the run
+                    out.append(Generation("", None, error=str(e).splitlines()[0]))
+                    continue
+                entry, usage = result["entry"], result["entry"]["usage"] or {}
+                outcome = {"parsed": entry["parsed"], "call": entry["call"] if entry["ok"] else None,
+                           "stage": "ok" if entry["ok"] else entry["stage"],
+                           "reason": None if entry["ok"] else entry["error"]}
+                out.append(Generation(entry["raw"], result["wall_s"], usage.get("prompt_tokens"),
+                                      usage.get("completion_tokens"), speed=entry["extra"], outcome=outcome,
+                                      page=result["page"],
+                                      error=entry["error"] if entry["stage"] == "backend" else None))
+            return out
+
+        info = {"bundle": str(bundle), "model_id": manifest["model_id"], "quantization": manifest["quantization"],
+                "path": "demo page (worker, web-llm, rulebook, executor)", "gpu": session.gpu,
+                "engine_load_s": session.load_s,
+                **({"adapter": adapter["adapter_id"], "adapter_swap": swap} if adapter else {})}
+        yield [Run("browser", generate, chunk=1, info=info)]
 
 
 def _read_adapter(adapter_dir: Path, bundle: Path, manifest: dict) -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +88,100 @@ class BrowserSession:
         except Exception as e:  # playwright wraps page exceptions; say what the page said
             tail = "\n  ".join(self.console[-15:])
             raise WebslmError(f"{function} failed in the browser: {e}\n  browser console:\n  {tail}") from None
+
+
+class DemoSession:
+    """The demo page itself (web/static/index.html: its worker, web-llm, rulebook and executor) in headless Chromium,
+    driven as a user drives it: `submit(text)` types a command and returns what the page did with it. Use as a
+    context manager; the browser evaluator scores the product's own path with it."""
+
+    def __init__(self, models_dir: Path, model_id: str, domain: str, webgpu: str | None = None,
+                 max_tokens: int = 160, timeout_s: float = 1800, browser=None):
+        self.models_dir = Path(models_dir)
+        self.model_id = model_id
+        self.domain = domain
+        self.webgpu = webgpu
+        self.max_tokens = max_tokens
+        self.browser = browser
+        self.timeout_ms = timeout_s * 1000
+        self._stack = contextlib.ExitStack()
+        self.page = None
+        self.console: list[str] = []
+
+    def __enter__(self) -> "DemoSession":
+        from urllib.parse import urlencode
+
+        from playwright.sync_api import sync_playwright
+
+        from web.server import running_server
+        from webslm.browser import launch_chromium
+
+        try:
+            server = self._stack.enter_context(running_server(self.models_dir))
+            browser = self.browser
+            if browser is None:
+                playwright = self._stack.enter_context(sync_playwright())
+                browser = launch_chromium(playwright, self.webgpu)
+                self._stack.callback(browser.close)
+            context = browser.new_context()
+            self._stack.callback(context.close)
+            self.page = context.new_page()
+            self.page.set_default_timeout(self.timeout_ms)
+            self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+            self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+            query = urlencode({"lite": 1, "model": self.model_id, "max_tokens": self.max_tokens,
+                               "domain": self.domain})
+            started = time.perf_counter()
+            self.page.goto(f"{server.url}/?{query}")
+            self._evaluate("window.webslm.ready")
+            self.model = self._evaluate("window.webslm.modelReady")
+            self.load_s = time.perf_counter() - started
+            if not self.model:
+                status = self.page.inner_text("#model-status")
+                raise WebslmError(f"the demo page did not load {self.model_id}: {status}")
+            self.gpu = self._evaluate("""async () => {
+                const a = await navigator.gpu.requestAdapter();
+                const info = a.info || {};
+                return {available: true, vendor: info.vendor || '', architecture: info.architecture || '',
+                        description: info.description || '', features: [...a.features]};
+            }""")
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def set_adapter(self, adapter_id: str | None) -> dict:
+        """Swap a runtime LoRA adapter in through the page's selector logic (the domain follows the adapter)."""
+        result = self._evaluate("(id) => window.webslm.setAdapter(id)", adapter_id)
+        if not result["ok"]:
+            raise WebslmError(f"the demo page could not set adapter {adapter_id!r}: {result['error']}")
+        return result["result"]
+
+    def submit(self, text: str, timeout_s: float = 0) -> dict:
+        """Submit a command as the command box does; the page's log entry ({ok, call, error, stage, parsed, raw,
+        usage, extra, domain}) and the globe afterwards ({camera, entities}). With timeout_s > 0 an answer still
+        being generated then is interrupted (the entry then says the model failed)."""
+        return self._evaluate("""async ([text, timeoutS]) => {
+            window.webslm.clear();
+            let timer = null;
+            if (timeoutS > 0) timer = setTimeout(() => window.webslm.interrupt(), timeoutS * 1000);
+            const started = performance.now();
+            const entry = await window.webslm.submit(text);
+            clearTimeout(timer);
+            const s = window.webslm.state();
+            const { ok, call, error, stage, parsed, raw, usage, extra, domain } = entry;
+            return { entry: { ok, call, error, stage: stage || (ok ? 'ok' : 'backend'), parsed: parsed ?? null,
+                              raw: raw ?? '', usage: usage || null, extra: extra || {}, domain },
+                     wall_s: (performance.now() - started) / 1000,
+                     page: { camera: s.camera, entities: s.entities, sceneMode: s.sceneMode, domain: s.domain } };
+        }""", [text, timeout_s])
+
+    def _evaluate(self, script: str, arg=None):
+        try:
+            return self.page.evaluate(script, arg)
+        except Exception as e:  # playwright wraps page exceptions; say what the page said
+            tail = "\n  ".join(self.console[-15:])
+            raise WebslmError(f"the demo page failed: {e}\n  browser console:\n  {tail}") from None

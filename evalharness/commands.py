@@ -40,6 +40,7 @@ def open_runs(args, domain):
     from evalharness.predict import Run
 
     schema = None if args.unconstrained else domain.emission_schema()
+    narrow = domain.rules.narrow if schema is not None and args.copy_constraint else None
     if args.backend == "endpoint":
         from evalharness.endpoint import endpoint_backend
 
@@ -47,7 +48,7 @@ def open_runs(args, domain):
             raise WebslmError("--backend endpoint needs --endpoint URL")
         generate = endpoint_backend(args.endpoint, args.endpoint_model, args.max_new_tokens, args.temperature,
                                     args.top_p, args.seed, json_mode=args.json_mode, schema=schema,
-                                    copy_from_request=args.copy_constraint, is_place=domain.is_place)
+                                    narrow=narrow)
         yield [Run("endpoint", generate, {"endpoint": args.endpoint})]
         return
 
@@ -65,8 +66,7 @@ def open_runs(args, domain):
     base_weights = args.base_weights or adapter_base_weights(args.adapter)
     model, tokenizer, conv = load_model(model_arg, args.adapter, args.device, base_weights)
     sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
-    tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size, schema, args.copy_constraint,
-                          domain.is_place)
+    tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size, schema, narrow)
     decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}, top-p {args.top_p}"
     decoding += (", unconstrained" if schema is None else ", constrained to the emission schema"
                  + (", narrowed to each request's evidence" if args.copy_constraint else ""))

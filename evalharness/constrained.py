@@ -2,9 +2,8 @@
 
 Both sides compile the domain's emission schema with xgrammar (web-llm ships it as wasm), so a token the schema
 cannot continue with is never chosen: borrowed arguments (`width` on a polygon) and invented enum values vanish in
-torch as they do in the browser, and torch's accuracy is the accuracy the demo shows. With `copy_from_request`
-each request gets its own schema whose names are the request's words (webslm.copying), compiled per request as
-the page does (0.26-0.33 s for the cesium and CAD schemas on 2 CPU cores).
+torch as they do in the browser, and torch's accuracy is the accuracy the demo shows. With `narrow` (the rulebook's, webslm.rulebook) each request
+gets its own schema whose names are the request's words, compiled per request as the page does (0.26-0.33 s for the cesium and CAD schemas on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -15,17 +14,16 @@ import json
 class SchemaConstraint:
     """Compiles a JSON schema for a tokenizer; `processor()` gives a fresh logits processor per generate()."""
 
-    def __init__(self, tokenizer, vocab_size: int, schema: dict | None, stop_token_ids: list[int],
-                 copy_from_request: bool = False, is_place=None):
-        """schema None: any JSON value. copy_from_request: narrowed to each request's evidence
-        (webslm.copying.for_request, with the gazetteer's `is_place`)."""
+    def __init__(self, tokenizer, vocab_size: int, schema: dict | None, stop_token_ids: list[int], narrow=None):
+        """schema None: any JSON value. narrow(requests) -> one schema per request: each request's own schema
+        (the domain's `rules.narrow`, which narrows the domain's emission schema to the request's evidence)."""
         import xgrammar as xgr
 
         info = xgr.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stop_token_ids)
-        self.compiler = xgr.GrammarCompiler(info, cache_enabled=not copy_from_request)
+        self.compiler = xgr.GrammarCompiler(info, cache_enabled=narrow is None)
         self.schema = schema
-        self.is_place = is_place
-        self.copy_from_request = copy_from_request and schema is not None
+        self.narrow = narrow
+        self.copy_from_request = narrow is not None and schema is not None
         if schema is None:
             self.grammar = self.compiler.compile_builtin_json_grammar()
         elif not self.copy_from_request:
@@ -42,7 +40,4 @@ class SchemaConstraint:
 
         if not self.copy_from_request:
             return LogitsProcessor(self.grammar)
-        from webslm.copying import for_request
-
-        return LogitsProcessor([self._compile(for_request(self.schema, request, self.is_place))
-                                for request in requests])
+        return LogitsProcessor([self._compile(schema) for schema in self.narrow(requests)])

@@ -6,7 +6,7 @@ import json
 import time
 
 from evalharness.predict import Generation
-from webslm.copying import for_request, request_of
+from webslm.rulebook import request_of
 from webslm.errors import WebslmError
 
 
@@ -30,11 +30,10 @@ def check_reachable(url: str, timeout: float = 5.0) -> None:
 
 def endpoint_backend(url: str, model: str | None = None, max_tokens: int = 160, temperature: float = 0.0,
                      top_p: float = 1.0, seed: int | None = None, json_mode: bool = False, timeout: float = 300.0,
-                     api_key: str | None = None, schema: dict | None = None, copy_from_request: bool = False,
-                     is_place=None):
+                     api_key: str | None = None, schema: dict | None = None, narrow=None):
     """A `Backend` posting each example to `url`; HTTP failures become scored empty answers, not crashes.
     json_mode asks for JSON (response_format json_object), constrained to `schema` when given (web-llm's form),
-    with `copy_from_request` narrowed to each request's evidence (webslm.copying; `is_place`: the gazetteer's)."""
+    with `narrow` (the domain's `rules.narrow`) narrowed to each request's evidence."""
     import httpx
 
     target = chat_completions_url(url)
@@ -50,7 +49,7 @@ def endpoint_backend(url: str, model: str | None = None, max_tokens: int = 160, 
             if seed is not None:
                 body["seed"] = seed
             if json_mode:
-                asked = for_request(schema, request_of(messages), is_place) if copy_from_request else schema
+                asked = narrow([request_of(messages)])[0] if narrow and schema else schema
                 body["response_format"] = {"type": "json_object", **({"schema": json.dumps(asked)} if asked else {})}
             began = time.perf_counter()
             try:

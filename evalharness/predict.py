@@ -1,5 +1,5 @@
 """Per-example evaluation shared by every backend: prompt messages -> backend -> raw text -> JSON -> emission check
--> grounding -> tool contract -> a prediction row that `metrics` scores.
+-> grounding -> tool contract (the rulebook, webslm.rulebook) -> a prediction row that `metrics` scores.
 
 A backend is a plain function `generate(list_of_messages) -> list[Generation]`, where each messages list is
 [{"role": "system", ...}, {"role": "user", ...}]. Backends build the prompt from those messages the way web-llm does
@@ -25,6 +25,10 @@ class Generation:
     output_tokens: int | None = None
     error: str | None = None  # transport errors (HTTP, browser) are scored as empty answers, never raised
     speed: dict = field(default_factory=dict)  # engine-reported speed, e.g. web-llm's usage.extra
+    # What the product itself did with the answer ({parsed, call, stage, reason}: the demo page's rulebook and
+    # executor), when the backend is the product; None: the rulebook executes `text` here.
+    outcome: dict | None = None
+    page: dict = field(default_factory=dict)  # the demo page's state after the command (browser backend)
 
 
 Backend = Callable[[list[list[dict]]], list[Generation]]
@@ -87,55 +91,31 @@ def load_examples(path: Path, system_prompt: str, limit: int | None = None) -> l
 
 
 def parse_json_text(text: str):
-    """The JSON value a model wrote: surrounding spaces and a ```json fence are tolerated, anything else is not."""
-    body = (text or "").strip()
-    if body.startswith("```"):
-        body = body.split("\n", 1)[1] if "\n" in body else ""
-        body = body.rsplit("```", 1)[0].strip()
-    try:
-        value, end = json.JSONDecoder().raw_decode(body)
-    except json.JSONDecodeError as e:
-        return None, f"not JSON: {e.msg} at column {e.colno}"
-    if body[end:].strip():
-        return None, f"extra text after the JSON value at column {end + 1}"
-    return value, None
+    """The JSON value a model wrote, read by the rulebook (rulebook.js parseAnswer): surrounding spaces and a ```json
+    fence are tolerated, anything else is not; NaN and Infinity are not JSON. (value, None) or (None, error)."""
+    from webslm import rulebook
+
+    read = rulebook.call("rulebook", "parseAnswer", text or "")
+    return (None, read["error"]) if "error" in read else (read.get("value"), None)
 
 
-def execute_output(text: str, domain, gazetteer, request: str | None = None) -> dict:
-    """What the globe would run for this answer to `request`: {"parsed", "call", "stage", "reason"}; stage "ok" or
-    where it failed."""
-    from webslm.grounding import ground_call
-
-    parsed, error = parse_json_text(text)
-    if error:
-        return {"parsed": None, "call": None, "stage": "json", "reason": error}
-    problems = domain.check_emission(parsed)
-    if problems:
-        return {"parsed": parsed, "call": None, "stage": "schema", "reason": "; ".join(map(str, problems[:3]))}
-    call, problems = ground_call(parsed, domain, gazetteer, request)
-    if problems:
-        return {"parsed": parsed, "call": None, "stage": "grounding", "reason": "; ".join(map(str, problems[:3]))}
-    problems = domain.check_call(call)
-    if problems:
-        return {"parsed": parsed, "call": None, "stage": "contract", "reason": "; ".join(map(str, problems[:3]))}
-    return {"parsed": parsed, "call": call, "stage": "ok", "reason": None}
+def execute_outputs(answers: list[tuple[str, str | None]], domain) -> list[dict]:
+    """What the globe would run for each (answer text, request): {"parsed", "call", "stage", "reason"}; stage "ok" or
+    where the rulebook refused it (json, schema, grounding, contract). One round trip to the rulebook for the list."""
+    return [{k: outcome[k] for k in ("parsed", "call", "stage", "reason")} for outcome in domain.rules.execute(answers)]
 
 
-def load_gazetteer(domain):
-    from webslm.grounding import Gazetteer
-
-    return Gazetteer.load(domain.gazetteer_path) if domain.gazetteer_path else None
+def execute_output(text: str, domain, request: str | None = None) -> dict:
+    """`execute_outputs` for one answer."""
+    return execute_outputs([(text, request)], domain)[0]
 
 
 def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progress: bool = True) -> list[dict]:
     """Prediction rows for every example; a failing reference is an error in the test file, not in the model."""
-    gazetteer = load_gazetteer(domain)
-    references = []
-    for ex in examples:
-        ref = execute_output(ex.reference_text, domain, gazetteer, ex.instruction)
+    references = execute_outputs([(ex.reference_text, ex.instruction) for ex in examples], domain)
+    for ex, ref in zip(examples, references):
         if ref["call"] is None:
             raise WebslmError(f"{ex.where}: the reference output does not execute ({ref['stage']}: {ref['reason']})")
-        references.append(ref)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -144,7 +124,7 @@ def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progres
     rows = []
     chunk = run.chunk or chunk
     try:
-        _generate_rows(examples, references, run, domain, gazetteer, chunk, bar, rows)
+        _generate_rows(examples, references, run, domain, chunk, bar, rows)
     except KeyboardInterrupt:
         raise EvaluationInterrupted(rows) from None
     finally:
@@ -153,7 +133,7 @@ def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progres
     return rows
 
 
-def _generate_rows(examples, references, run, domain, gazetteer, chunk, bar, rows) -> None:
+def _generate_rows(examples, references, run, domain, chunk, bar, rows) -> None:
     for start in range(0, len(examples), chunk):
         batch = examples[start:start + chunk]
         messages = [[{"role": "system", "content": ex.system}, {"role": "user", "content": ex.instruction}]
@@ -162,9 +142,12 @@ def _generate_rows(examples, references, run, domain, gazetteer, chunk, bar, row
         generations = run.generate(messages)
         if len(generations) != len(batch):
             raise RuntimeError(f"backend {run.name} returned {len(generations)} answers for {len(batch)} prompts")
-        for ex, ref, gen in zip(batch, references[start:start + chunk], generations):
+        here = [i for i, gen in enumerate(generations) if gen.outcome is None]
+        outcomes = [gen.outcome for gen in generations]
+        for i, outcome in zip(here, execute_outputs([(generations[i].text, batch[i].instruction) for i in here], domain)):
+            outcomes[i] = outcome
+        for ex, ref, gen, outcome in zip(batch, references[start:start + chunk], generations, outcomes):
             seconds = gen.seconds if gen.seconds is not None else (time.perf_counter() - began) / len(batch)
-            outcome = execute_output(gen.text, domain, gazetteer, ex.instruction)
             valid_json = outcome["stage"] != "json"
             if gen.error:
                 outcome["stage"], outcome["reason"] = "backend", gen.error
@@ -183,6 +166,7 @@ def _generate_rows(examples, references, run, domain, gazetteer, chunk, bar, row
                 "prompt_tokens": gen.prompt_tokens,
                 "output_tokens": gen.output_tokens,
                 **({"speed": gen.speed} if gen.speed else {}),
+                **({"page": gen.page} if gen.page else {}),
             })
         if bar:
             bar.update(len(batch))

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from evalharness.predict import Generation
-from webslm.copying import request_of
+from webslm.rulebook import request_of
 
 
 @dataclass
@@ -100,16 +100,16 @@ def generate_ids(model, tokenizer, conv: dict, prompts: list[list[int]], samplin
 
 
 def torch_backend(model, tokenizer, conv: dict, sampling: Sampling | None = None, batch_size: int = 8,
-                  schema: dict | None = None, copy_from_request: bool = False, is_place=None):
+                  schema: dict | None = None, narrow=None):
     """A `Backend` over a loaded model; `schema` constrains every answer (the domain's emission schema), with
-    `copy_from_request` narrowed to each request's evidence (the last user message; `is_place`: the gazetteer's)."""
+    `narrow` (the domain's `rules.narrow`) narrowed to each request's evidence (the last user message)."""
     sampling = sampling or Sampling()
     constraint = None
     if schema is not None:
         from evalharness.constrained import SchemaConstraint
 
         constraint = SchemaConstraint(tokenizer, model.config.vocab_size, schema, stop_token_ids(tokenizer, conv),
-                                      copy_from_request, is_place)
+                                      narrow)
 
     def generate(messages_list: list[list[dict]]) -> list[Generation]:
         prompts = [prompt_ids(tokenizer, conv, m) for m in messages_list]

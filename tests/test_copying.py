@@ -9,37 +9,56 @@ import jsonschema
 import pytest
 
 from conftest import edited_domain
-from webslm.colors import COLOR_PATTERN, CSS_COLOR_NAMES
-from webslm.copying import (BARE_KEY, COPY_KEY, CUES_KEY, colors_named, cue_matches, for_request, gap_spans,
-                            numbers_written, request_of, request_spans)
-from webslm.domain import _marked, load_domain
+from rules import colors, copying, emission
+from webslm.domain import load_domain
 from webslm.errors import WebslmError
+from webslm.rulebook import request_of
 from train.dataset.generate import generate_records
+
+COPY_KEY, CUES_KEY, BARE_KEY = emission.COPY_KEY, emission.CUES_KEY, emission.BARE_KEY
+for_request = copying.forRequest  # the emission schema narrowed with no gazetteer: any span may be a place
+
+
+def narrowed(domain, request):
+    """The domain's emission schema narrowed to `request`, places being spans its gazetteer knows."""
+    return domain.rules.narrow([request])[0]
+
+
+def _marked(schema, path: str, key: str):
+    """(field path, schema node) for every node of a tool schema that holds `key` (x-unit, x-copy, x-cues, x-bare)."""
+    if not isinstance(schema, dict):
+        return
+    if key in schema:
+        yield path, schema
+    for name, sub in schema.get("properties", {}).items():
+        yield from _marked(sub, f"{path}.properties.{name}", key)
+    if "items" in schema:
+        yield from _marked(schema["items"], f"{path}.items", key)
 
 
 def test_request_spans_are_word_runs_without_edge_punctuation():
-    spans = request_spans('pin "Base Camp" at Paris, France!', max_words=3)
+    spans = copying.requestSpans('pin "Base Camp" at Paris, France!', 3)
     assert spans[:3] == ["pin", 'pin "Base', 'pin "Base Camp']  # inner punctuation stays, the ends are stripped
     assert "Base Camp" in spans and "Paris, France" in spans and "France" in spans
     assert all(len(s.split()) <= 3 for s in spans)
     assert len(spans) == len(set(spans))
-    assert request_spans("  ") == [] and request_spans("... !") == []
-    assert request_spans("box1 + box1") == ["box1", "box1 +", "box1 + box1", "+", "+ box1"]  # repeats once
+    assert copying.requestSpans("  ") == [] and copying.requestSpans("... !") == []
+    assert copying.requestSpans("box1 + box1") == ["box1", "box1 +", "box1 + box1", "+", "+ box1"]  # repeats once
 
 
 def test_apostrophes_at_the_ends_of_a_span_are_kept_both_ways():
-    spans = request_spans("route Ryazan\u2019, 's-Hertogenbosch, \u2018Ajlun", max_words=1)
+    spans = copying.requestSpans("route Ryazan\u2019, 's-Hertogenbosch, \u2018Ajlun", 1)
     assert spans == ["route", "Ryazan", "Ryazan\u2019", "s-Hertogenbosch", "'s-Hertogenbosch", "Ajlun", "\u2018Ajlun"]
 
 
-@pytest.mark.parametrize("request_text, colors", [
+@pytest.mark.parametrize("request_text, named", [
     ("make a dark blue line coloured grey", ["blue", "darkblue", "gray"]),
     ("Ring Budapest r=3 mi #95d840 or #ABC. #12", ["#95d840", "#ABC"]),
     ("hot pink box, Light-Blue", ["blue", "hotpink", "lightblue", "pink"]),
     ("draw a circle centred on Paris, tanned", []),  # "red" and "tan" inside words are not colours
 ])
-def test_colors_named(request_text, colors):
-    assert colors_named(request_text) == colors
+def test_colors_named(request_text, named):
+    assert copying.colorsNamed(request_text) == named
 
 
 def test_for_request_limits_colours_to_those_named_and_drops_unnamed_ones():
@@ -52,7 +71,8 @@ def test_for_request_limits_colours_to_those_named_and_drops_unnamed_ones():
     assert not navy.is_valid({**circle, "arguments": {**circle["arguments"], "color": "red"}})
     assert unnamed.is_valid(circle) and not unnamed.is_valid({**circle, "arguments": {**circle["arguments"],
                                                                                        "color": "navy"}})
-    required = {"type": "object", "properties": {"c": {"type": "string", "pattern": COLOR_PATTERN}}, "required": ["c"]}
+    required = {"type": "object", "properties": {"c": {"type": "string", "pattern": colors.COLOR_PATTERN}},
+                "required": ["c"]}
     assert for_request(required, "no colour here") == required  # a required colour is never made unwritable
 
 
@@ -63,6 +83,8 @@ def test_for_request_limits_copy_fields_to_the_request_words():
     asked = for_request(schema, request)
     text = json.dumps(asked)
     assert COPY_KEY in json.dumps(schema) and COPY_KEY not in text and schema == domain.emission_schema()
+    before, _, after = domain.rules.narrow(["fly to Lima", request, "fly to Lima"])  # narrowing changes no schema
+    assert before == after and COPY_KEY not in json.dumps(before)
     valid = jsonschema.Draft202012Validator(asked)
     assert valid.is_valid({"tool": "addPoint", "arguments": {"place": "Ciudad Guzmán", "name": "HQ"}})
     assert not valid.is_valid({"tool": "addPoint", "arguments": {"place": "Ciudad Guzman", "name": "HQ"}})
@@ -93,11 +115,15 @@ def test_generated_answers_satisfy_their_request_schema(name):
     not yet quantities with units, as lengths are)."""
     domain = load_domain(name)
     schema = domain.emission_schema()
-    announcing = set(CSS_COLOR_NAMES) | {cue for tool in domain.tools.values()
-                                         for _, node in _marked(tool.parameters, "", CUES_KEY) for cue in node[CUES_KEY]}
+    cues = {cue for tool in domain.tools.values() for _, node in _marked(tool.parameters, "", CUES_KEY)
+            for cue in node[CUES_KEY]}
+    announcing = set(colors.CSS_COLOR_NAMES) | cues
     exceptions = 0
-    for record in generate_records(domain, 1500, seed=7):
-        valid = jsonschema.Draft202012Validator(for_request(schema, record["instruction"], domain.is_place))
+    records = generate_records(domain, 1500, seed=7)
+    schemas = domain.rules.narrow([record["instruction"] for record in records])
+    assert len(schemas) == len(records) == 1500
+    for record, narrowed_schema in zip(records, schemas):
+        valid = jsonschema.Draft202012Validator(narrowed_schema)
         output = json.loads(record["output"])
         if not valid.is_valid(output):
             if re.search(r"[0-9] min", record["instruction"]):
@@ -143,8 +169,8 @@ def test_a_bare_name_may_go_without_a_cue_and_a_cue_still_requires_it():
     ("the a b c d e f g is a box", ["the ... is a"], []),  # longer than a name (6 words)
 ])
 def test_gap_spans_are_the_runs_inside_a_cue(text, cues, spans):
-    assert gap_spans(text, cues) == spans
-    assert cue_matches(text, cues) == []  # a gapped cue is not a cue that something follows
+    assert copying.gapSpans(text, cues) == spans
+    assert copying.cueMatches(text, cues) == []  # a gapped cue is not a cue that something follows
 
 
 @pytest.mark.parametrize("text, numbers", [
@@ -154,7 +180,7 @@ def test_gap_spans_are_the_runs_inside_a_cue(text, cues, spans):
     ("fly to S 33.9", [33.9, -33.9]),             # a hemisphere only before the number: either sign
 ])
 def test_numbers_are_read_with_the_sign_written(text, numbers):
-    assert numbers_written(text) == numbers
+    assert copying.numbersWritten(text) == numbers
 
 
 def _exactly(n):
@@ -184,11 +210,10 @@ def test_a_written_pair_is_copied_as_a_pair():
 
 def test_places_are_names_the_gazetteer_knows():
     domain = load_domain("cesium")
-    named = _arguments(for_request(domain.emission_schema(), "a marker called Hotel at Fuzhou", domain.is_place),
-                       "addPoint")
+    named = _arguments(narrowed(domain, "a marker called Hotel at Fuzhou"), "addPoint")
     assert named["anyOf"][0]["properties"]["place"] == {"enum": ["Fuzhou"]}
     tools = lambda text: [b["properties"]["tool"]["const"]  # noqa: E731
-                          for b in for_request(domain.emission_schema(), text, domain.is_place)["anyOf"]]
+                          for b in narrowed(domain, text)["anyOf"]]
     assert "flyTo" not in tools("show everything in Columbus view")  # the words of a cue phrase are not a place
     assert "flyTo" in tools("fly to Columbus") and "setSceneMode" in tools("fly to Columbus")
 
@@ -196,14 +221,13 @@ def test_places_are_names_the_gazetteer_knows():
 def test_a_listed_route_is_copied_whole_and_in_order():
     domain = load_domain("cesium")
     request = "draw a track from Ulan Bator -> Jayapura -> 12N 3.5W named Start"
-    positions = _arguments(for_request(domain.emission_schema(), request, domain.is_place),
-                           "addPolyline")["properties"]["positions"]
+    positions = _arguments(narrowed(domain, request), "addPolyline")["properties"]["positions"]
     assert (positions["minItems"], positions["maxItems"], positions["items"]) == (3, 3, False)
     items = [item["anyOf"] for item in positions["prefixItems"]]
     assert [b["properties"].get("place") for b in items[0] + items[1]] == [{"enum": ["Ulan Bator"]},
                                                                            {"enum": ["Jayapura"]}]
     assert items[2][0]["properties"]["longitude"] == _exactly(-3.5)
-    unlisted = _arguments(for_request(domain.emission_schema(), "line to Lima", domain.is_place), "addPolyline")
+    unlisted = _arguments(narrowed(domain, "line to Lima"), "addPolyline")
     assert "prefixItems" not in unlisted["properties"]["positions"]
 
 
@@ -247,7 +271,7 @@ def test_copied_numbers_are_written_or_said(request_text, durations):
 ])
 def test_a_length_with_a_unit_word_needs_a_field_to_hold_it(request_text, tools):
     domain = load_domain("cesium")
-    schema = for_request(domain.emission_schema(), request_text, domain.is_place)
+    schema = narrowed(domain, request_text)
     offered = {b["properties"]["tool"]["const"]: b["properties"]["arguments"] for b in schema["anyOf"]}
     assert sorted(offered) == tools
     if "radius" in request_text or "r=" in request_text:
@@ -308,7 +332,8 @@ def test_a_gap_only_in_a_copied_strings_cue_and_only_one(tmp_path, cues):
     if cues == ["the...is a"]:  # no gap: the cue is those words
         load_domain(root)
         return
-    with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.name.x-cues is .*one gap '...'"):
+    gap = r"one gap [\"']\.\.\.[\"']"  # Python wrote the gap '...', JavaScript "..."
+    with pytest.raises(WebslmError, match=r"addPoint.json: parameters.properties.name.x-cues is .*" + gap):
         load_domain(root)
     root = edited_domain(tmp_path / "number", "cesium", "tools/addPoint.json",
                          lambda spec: spec["parameters"]["properties"]["size"].update({CUES_KEY: ["the ... is"]}))
@@ -347,10 +372,14 @@ def test_every_request_schema_compiles_for_constrained_decoding(name):
     tokenizer = make_tiny_tokenizer()
     domain = load_domain(name)
     schema = domain.emission_schema()
-    constraint = SchemaConstraint(tokenizer, len(tokenizer), schema, [tokenizer.eos_token_id], copy_from_request=True)
+    constraint = SchemaConstraint(tokenizer, len(tokenizer), schema, [tokenizer.eos_token_id],
+                                  narrow=domain.rules.narrow)
     requests = [r["instruction"] for r in generate_records(domain, 60, seed=3)]
-    for request in requests + ["fly to Lima", "move it", "", "??", "route: Lima, Quito and 12N 3W"]:
-        constraint._compile(for_request(schema, request, domain.is_place))
+    requests += ["fly to Lima", "move it", "", "??", "route: Lima, Quito and 12N 3W"]
+    schemas = constraint.narrow(requests)
+    assert len(schemas) == len(requests) and constraint.copy_from_request
+    for request_schema in schemas:
+        constraint._compile(request_schema)
 
 
 def test_valued_cues_only_on_numbers(tmp_path):

@@ -9,7 +9,6 @@ from train.dataset.generate import RecordGenerator, generate_records, load_templ
 from train.dataset.verify import verify_files
 from webslm.atomic import write_jsonl
 from webslm.domain import load_domain
-from webslm.grounding import Gazetteer, ground_call
 
 
 @pytest.fixture(scope="module")
@@ -54,15 +53,18 @@ def _locations(node):
 
 
 def test_place_names_are_copied_from_the_instruction_and_resolve(records, domain):
-    gazetteer = Gazetteer.load(domain.gazetteer_path)
-    places = 0
+    pairs = []
     for r in records:
         call = json.loads(r["output"])
         named = [loc["place"] for loc in _locations(call["arguments"]) if "place" in loc]
         for name, canonical in zip(named, r["meta"]["places"]):
             assert name in r["instruction"], r
-            assert gazetteer.resolve(name) is gazetteer.resolve(canonical), (name, canonical)
-            places += 1
+            pairs.append((name, canonical))
+    names = sorted({n for pair in pairs for n in pair})
+    resolved = dict(zip(names, domain.rules.resolve(names)))  # one round trip to the rulebook
+    for name, canonical in pairs:
+        assert resolved[name] is not None and resolved[name] == resolved[canonical], (name, canonical)
+    places = len(pairs)
     distinct = {p for r in records for p in r["meta"]["places"]}
     assert places > 3000 and len(distinct) > 1000  # weighted toward famous cities, but covering many
 
@@ -95,7 +97,7 @@ def test_quantities_are_copied_as_written_and_ground_to_metres(domain):
         expected = float(m.group(1).replace(",", "")) * factor[m.group(2)]
         output = json.loads(r["output"])
         assert output["arguments"]["height"] == m.group(0), r
-        call, problems = ground_call(output, domain, Gazetteer.load(domain.gazetteer_path))
+        call, problems = domain.rules.ground(output)
         assert problems == [] and call["arguments"]["height"] == pytest.approx(expected, abs=0.01), r
 
 

@@ -1,4 +1,5 @@
-"""Dates as people type them, read as ISO 8601 (webslm.dates), and how the emission schema asks for them."""
+"""Dates as people type them, read as ISO 8601 (web/static/rules/dates.js), and how the emission schema asks for
+them."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ import json
 
 import pytest
 
-from webslm.copying import dates_written, for_request
-from webslm.dates import is_iso_datetime, parse_when
+from rules import copying, dates
 from webslm.domain import load_domain
-from webslm.grounding import ground_call
+from webslm.rulebook import RuleError, parse_when
 from train.dataset.generate import generate_records
 
 READ = [
@@ -45,38 +45,39 @@ REFUSED = [
 
 @pytest.mark.parametrize("text, iso", READ)
 def test_parse_when_reads_typed_dates(text, iso):
-    assert parse_when(text) == iso and is_iso_datetime(iso)
+    assert parse_when(text) == iso and dates.isDateTime(iso)
 
 
 @pytest.mark.parametrize("text, why", REFUSED)
 def test_parse_when_says_why_a_text_is_not_a_date(text, why):
-    with pytest.raises(ValueError, match=why.replace("(", r"\(")):
+    with pytest.raises(RuleError, match=why.replace("(", r"\(")):
         parse_when(text)
 
 
 def test_a_request_offers_its_longest_dates():
-    assert dates_written("start the clock at noon on May 4 1999 running 50 times faster") == ["noon on May 4 1999"]
-    assert dates_written("go to 2010/09/12 then to March 1 2011 at 3pm") == ["2010/09/12", "March 1 2011 at 3pm"]
-    assert dates_written("fly to Lima") == []
+    assert copying.datesWritten("start the clock at noon on May 4 1999 running 50 times faster") == [
+        "noon on May 4 1999"]
+    assert copying.datesWritten("go to 2010/09/12 then to March 1 2011 at 3pm") == ["2010/09/12", "March 1 2011 at 3pm"]
+    assert copying.datesWritten("fly to Lima") == []
 
 
 def test_a_written_date_is_required_and_copied_otherwise_removed():
     schema = load_domain("cesium").emission_schema()
-    clock = [b for b in for_request(schema, "set the clock to noon on May 4 1999")["anyOf"]
+    clock = [b for b in copying.forRequest(schema, "set the clock to noon on May 4 1999")["anyOf"]
              if b["properties"]["tool"]["const"] == "setTime"][0]["properties"]["arguments"]
     assert clock["properties"]["time"] == {"enum": ["noon on May 4 1999"]} and "time" in clock["required"]
-    speed = [b for b in for_request(schema, "run the clock 20x")["anyOf"]
+    speed = [b for b in copying.forRequest(schema, "run the clock 20x")["anyOf"]
              if b["properties"]["tool"]["const"] == "setTime"][0]["properties"]["arguments"]
     assert "time" not in speed["properties"]
 
 
 def test_grounding_reads_a_copied_date_and_says_why_it_cannot():
     domain = load_domain("cesium")
-    call, problems = ground_call({"tool": "setTime", "arguments": {"time": "noon on May 4 1999"}}, domain, None)
+    call, problems = domain.rules.ground({"tool": "setTime", "arguments": {"time": "noon on May 4 1999"}})
     assert call["arguments"]["time"] == "1999-05-04T12:00:00Z" and problems == []
     iso = {"tool": "setTime", "arguments": {"time": "2024-06-21T12:00:00+02:00"}}
-    assert ground_call(iso, domain, None) == (iso, [])  # ISO the parser does not read is left for the contract
-    _, problems = ground_call({"tool": "setTime", "arguments": {"time": "soon"}}, domain, None)
+    assert domain.rules.ground(iso) == (iso, [])  # ISO the parser does not read is left for the contract
+    _, problems = domain.rules.ground({"tool": "setTime", "arguments": {"time": "soon"}})
     assert [(p.field, p.message) for p in problems] == [
         ("arguments.time", "'soon' is not a date: 'soon' is neither a month nor a time")]
 
@@ -89,7 +90,7 @@ def test_generated_dates_are_copied_and_mean_the_reference_instant():
         if output["tool"] == "setTime" and "time" in output["arguments"]:
             seen += 1
             assert output["arguments"]["time"] in record["instruction"]
-            assert dates_written(record["instruction"]) == [output["arguments"]["time"]], record
+            assert copying.datesWritten(record["instruction"]) == [output["arguments"]["time"]], record
     assert seen > 100
 
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from evalharness.predict import Generation, Run, evaluate, execute_output, load_examples, load_gazetteer, parse_json_text
+from evalharness.predict import (Generation, Run, evaluate, execute_output, execute_outputs, load_examples,
+                                 parse_json_text)
 from conftest import free_port
 from tests.tiny_models import cached_tiny_model, write_tiny_dataset
 from webslm.domain import load_domain
@@ -73,17 +74,25 @@ def test_copy_constraint_makes_a_random_model_name_only_request_words(domain, ti
     """Each request in a batch gets its own schema: the place a random model writes is a run of that request's
     words, never a word of another request in the batch, nor any other string."""
     from evalharness.torch_backend import Sampling, torch_backend
-    from webslm.copying import request_spans
+    from rules import copying
 
     model, tokenizer, conv = tiny
     texts = ["fly to Ongole", "drop a pin on Phan Rang-Tháp Chàm", "zoom in", "circle Kyiv r=1.1 km navy"]
     sampling = Sampling(max_new_tokens=40)
     answers = torch_backend(model, tokenizer, conv, sampling, batch_size=4, schema=NAME_SCHEMA,
-                            copy_from_request=True)(_messages(domain, texts))
+                            narrow=_narrow_name_schema)(_messages(domain, texts))
     for text, answer in zip(texts, answers):
-        assert json.loads(answer.text)["place"] in request_spans(text), (text, answer.text)
+        assert json.loads(answer.text)["place"] in copying.requestSpans(text), (text, answer.text)
     free = torch_backend(model, tokenizer, conv, sampling, batch_size=4, schema=NAME_SCHEMA)(_messages(domain, texts))
-    assert not any(_place_of(a.text) in request_spans(t) for t, a in zip(texts, free))
+    assert not any(_place_of(a.text) in copying.requestSpans(t) for t, a in zip(texts, free))
+
+
+def _narrow_name_schema(requests: list[str]) -> list[dict]:
+    """NAME_SCHEMA narrowed to each request's words by the rulebook (copying.js forRequest), as `rules.narrow` does
+    the domain's emission schema."""
+    from rules import copying
+
+    return [copying.forRequest(NAME_SCHEMA, request) for request in requests]
 
 
 def _place_of(text: str):
@@ -102,15 +111,19 @@ def _parses_to_mode(text: str) -> bool:
 
 
 def test_parse_and_execute(domain):
-    gazetteer = load_gazetteer(domain)
     assert parse_json_text(' ```json\n{"a": 1}\n``` ')[0] == {"a": 1}
     assert parse_json_text('{"a": 1} and more')[1].startswith("extra text")
     assert parse_json_text("Sure! Here is")[0] is None
-    ok = execute_output('{"tool": "flyTo", "arguments": {"place": "Paris"}}', domain, gazetteer)
+    ok = execute_output('{"tool": "flyTo", "arguments": {"place": "Paris"}}', domain)
     assert ok["stage"] == "ok" and abs(ok["call"]["arguments"]["latitude"] - 48.85) < 0.1
-    assert execute_output('{"tool": "flyTo", "arguments": {"place": "Nowhereville Xq"}}', domain, gazetteer)["stage"] == "grounding"
-    assert execute_output('{"tool": "zoom", "arguments": {}}', domain, gazetteer)["stage"] == "schema"
-    assert execute_output('[1, 2', domain, gazetteer)["stage"] == "json"
+    unknown = execute_output('{"tool": "flyTo", "arguments": {"place": "Nowhereville Xq"}}', domain)
+    assert unknown["stage"] == "grounding" and "unknown place" in unknown["reason"]
+    assert execute_output('{"tool": "zoom", "arguments": {}}', domain)["stage"] == "schema"
+    assert execute_output('[1, 2', domain)["stage"] == "json"
+    # with the request, a slip in a copied name reads as the request's words; one round trip for a batch
+    slip = '{"tool": "flyTo", "arguments": {"place": "Orgole"}}'
+    assert [o["stage"] for o in execute_outputs([(slip, "fly to Ongole"), (slip, None)], domain)] == [
+        "ok", "grounding"]
 
 
 def test_pipeline_scores_known_answers(tmp_path, domain):
@@ -224,12 +237,12 @@ def test_eval_endpoint_against_our_serve_api(tmp_path, domain, tiny):
                           progress=False)
         assert served == [r["raw"] for r in direct]
         # JSON mode sends each request's own schema: names only from that request's words
-        from webslm.copying import request_spans
+        from rules import copying
 
         texts = ["fly to Ongole", "circle Kyiv r=1.1 km navy"]
-        copied = endpoint_backend(url, max_tokens=40, json_mode=True, schema=NAME_SCHEMA, copy_from_request=True)(
+        copied = endpoint_backend(url, max_tokens=40, json_mode=True, schema=NAME_SCHEMA, narrow=_narrow_name_schema)(
             _messages(domain, texts))
-        assert [json.loads(g.text)["place"] in request_spans(t) for t, g in zip(texts, copied)] == [True, True]
+        assert [json.loads(g.text)["place"] in copying.requestSpans(t) for t, g in zip(texts, copied)] == [True, True]
         import httpx
 
         reply = httpx.post(f"{url}/v1/chat/completions", json={

@@ -1,5 +1,6 @@
-"""`webslm eval --backend browser`: the stock web-llm engine in headless Chromium answers every test command under
-the domain's JSON-schema constraint; the same metrics score it, plus web-llm's speed figures."""
+"""`webslm eval --backend browser`: the demo page itself (its worker, web-llm, rulebook and executor) answers every
+test command in headless Chromium; the same metrics score it, plus web-llm's speed figures. `--parity` runs the
+model alone on the harness page against torch."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ def test_browser_eval_writes_predictions_metrics_and_speed(tmp_path):
     assert len(rows) == 3
     for row in rows:
         assert row["stage"] != "backend", row["reason"]  # the engine answered every example
+        # the page's own path: it recorded the globe after the command, and what it executed is what it says
+        assert row["page"]["domain"] == "cesium" and "camera" in row["page"]
+        if row["stage"] == "ok":
+            assert row["call"] and row["reason"] is None
         assert row["speed"]["decode_tokens_per_s"] > 0 and row["speed"]["time_to_first_token_s"] > 0
         assert row["prompt_tokens"] > 10
         if row["output_tokens"] < 48:  # a finished constrained answer is JSON whatever the (random) model

@@ -35,3 +35,11 @@ def test_a_failing_step_stops_the_pipeline_with_its_name(tmp_path):
     with pytest.raises(WebslmError, match="step 1 \\(generate cesium data\\) failed"):
         run_pipeline(config)
     assert not Path(tmp_path / "data" / "cesium" / "all.jsonl").exists()
+
+
+def test_record_vocabulary_is_the_rulebook_s():
+    from webslm import rulebook
+    from webslm.domain import COORDINATE_KEYS, PLACE_KEY
+
+    assert rulebook.constant("locations", "PLACE_KEY") == PLACE_KEY
+    assert tuple(rulebook.constant("locations", "COORDINATE_KEYS")) == COORDINATE_KEYS

@@ -144,7 +144,7 @@ INVALID = [
     ({"tool": "flyTo", "arguments": {"place": "Atlantis Prime"}}, "unknown place"),
     ({"tool": "flyTo", "arguments": {"longitude": 1}}, "latitude"),
     ({"tool": "addPoint", "arguments": {"longitude": 1, "latitude": 2, "colour": "red"}}, "unexpected"),
-    ({"tool": "addPoint", "arguments": {"longitude": 1, "latitude": 2, "color": "not-a-color"}}, "not a 'color'"),
+    ({"tool": "addPoint", "arguments": {"longitude": 1, "latitude": 2, "color": "not-a-color"}}, "not a CSS color name"),
     ({"tool": "addPoint", "arguments": {"longitude": 1, "latitude": 2, "size": 0}}, "minimum"),
     ({"tool": "addPolyline", "arguments": {"positions": [{"longitude": 1, "latitude": 2}]}}, "at least 2"),
     ({"tool": "addPolygon", "arguments": {"positions": [{"place": "Paris"}, {"place": "Nowhere Town"},

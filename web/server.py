@@ -150,7 +150,6 @@ def domain_payload(domain: Domain, gazetteer_url: str | None = None) -> dict:
         "system_prompt": domain.system_prompt,
         "tools": {name: {"name": t.name, "description": t.description, "parameters": t.parameters}
                   for name, t in domain.tools.items()},
-        "emission_schema": domain.emission_schema(),
         "gazetteer_url": (gazetteer_url or f"/domains/{domain.name}/gazetteer.json") if domain.gazetteer_path else None,
     }
 

@@ -27,11 +27,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from webslm.copying import CUES_KEY
-from webslm.dates import parse_when
 from webslm.domain import Domain
 from webslm.errors import WebslmError
-from webslm.grounding import Gazetteer, Place
+from webslm.rulebook import Gazetteer, Place, RuleError, constant, parse_when
 
 TEMPLATES_FORMAT = "webslm-templates/1"
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -75,7 +73,7 @@ class When:
     def __post_init__(self):
         try:
             read = parse_when(self.text)
-        except ValueError as e:
+        except RuleError as e:
             raise WebslmError(f"a datetime slot format wrote a date grounding cannot read: {e}") from None
         if read != self.iso:
             raise WebslmError(f"a datetime slot format wrote {self.text!r} for {self.iso}, which reads as {read}")
@@ -365,9 +363,10 @@ def slot_choice(gen: RecordGenerator, slot: dict, exp: Expansion):
 def _cue_options(domain: Domain, field: str) -> dict:
     tool, _, name = field.partition(".")
     field_schema = domain.tools[tool].parameters.get("properties", {}).get(name, {}) if tool in domain.tools else {}
-    cues = field_schema.get(CUES_KEY)
+    cues_key = constant("emission", "CUES_KEY")
+    cues = field_schema.get(cues_key)
     if not isinstance(cues, dict):
-        raise WebslmError(f"options_from {field!r}: no {CUES_KEY} object at the tool schema's properties.{name}")
+        raise WebslmError(f"options_from {field!r}: no {cues_key} object at the tool schema's properties.{name}")
     return {word: value for word, value in cues.items() if value is not None}  # "times" says no value
 
 
@@ -523,7 +522,7 @@ class PlacePicker:
     def __init__(self, domain: Domain, spec: dict, rng: random.Random):
         if domain.gazetteer_path is None:
             raise WebslmError(f"domain {domain.name!r} has place slots but no gazetteer")
-        self.g = Gazetteer.load(domain.gazetteer_path)
+        self.g = Gazetteer(domain)
         self.spec, self.rng = spec, rng
         self.country_names = {code: _title(name) for name, code in sorted(self.g.countries.items())}
         self.famous = [self._checked(name) for name in spec.get("well_known", [])]
@@ -562,10 +561,10 @@ class PlacePicker:
         if self.rng.random() < s.get("ascii_rate", 0.3):
             text = _ascii(text)
         resolved = self.g.resolve(text)
-        if resolved is not place or self.rng.random() < s.get("qualified_rate", 0.05):
+        if resolved != place or self.rng.random() < s.get("qualified_rate", 0.05):
             country = self.country_names.get(place.country, place.country)
             text = f"{text}, {country}" if self.rng.random() < 0.7 else f"{text}, {place.country}"
-            if self.g.resolve(text) is not place:
+            if self.g.resolve(text) != place:
                 return None
         return text
 
@@ -585,7 +584,7 @@ def _title(name: str) -> str:
 def generate_records(domain: Domain, n: int, seed: int, progress: bool = False) -> list[dict]:
     """n records, the same for the same (domain files, n, seed). Every record is checked against the contract;
     a failure is a bug in the templates and stops generation with the template's id."""
-    from train.dataset.verify import RecordChecker
+    from train.dataset.verify import BATCH, RecordChecker
 
     gen = RecordGenerator(domain, load_templates(domain), seed)
     checker = RecordChecker(domain)
@@ -594,13 +593,20 @@ def generate_records(domain: Domain, n: int, seed: int, progress: bool = False) 
         from tqdm import tqdm
 
         steps = tqdm(steps, desc="generate", unit=" rec", mininterval=1.0, leave=False)
-    records = []
+    records: list[dict] = []
+
+    def check(batch: list[dict]) -> None:
+        first = len(records) - len(batch)
+        items = [(r, f"record {first + i + 1} (template {r['meta']['template']})") for i, r in enumerate(batch)]
+        for (record, _), problems in zip(items, checker.check_many(items)):
+            if problems:
+                raise WebslmError(f"generated record fails the contract: {problems[0]}\n  {json.dumps(record)}")
+
     for i in steps:
-        record = gen.generate()
-        problems = checker.check(record, f"record {i + 1} (template {record['meta']['template']})")
-        if problems:
-            raise WebslmError(f"generated record fails the contract: {problems[0]}\n  {json.dumps(record)}")
-        records.append(record)
+        records.append(gen.generate())
+        if len(records) % BATCH == 0:
+            check(records[-BATCH:])
+    check(records[len(records) - len(records) % BATCH:] if len(records) % BATCH else [])
     return records
 
 

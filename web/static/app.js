@@ -1,6 +1,8 @@
 // The demo page: an offline Cesium globe, a command box, and a small model on WebGPU (web-llm in a Web Worker)
-// that turns the command into a JSON tool call. Every call is grounded (place names -> coordinates from the
-// gazetteer), validated against its tool's JSON Schema, and only then executed. window.webslm is the test API.
+// that turns the command into a JSON tool call. The rulebook (rules/rulebook.js, the same files Python runs) narrows
+// what the model may write for each command and decides whether its answer executes: the call is grounded (place
+// names -> coordinates from the gazetteer), validated against its tool's JSON Schema, and only then executed.
+// window.webslm is the test API.
 //
 // Runtime LoRA: the adapter selector swaps an adapter's tensors into the loaded model inside the worker (no reload,
 // no base weights fetched again). Each adapter names its domain; the domain follows the adapter: its system prompt
@@ -9,9 +11,7 @@
 /* global Cesium */
 import { adaptersForModel } from "./adapters.js";
 import { CadModel, drawTopView } from "./cad.js";
-import { forRequest } from "./copying.js";
-import { Gazetteer, groundCall } from "./grounding.js";
-import { checkCall } from "./schema.js";
+import { Rulebook } from "./rules/rulebook.js";
 import { TOOLS, clearAll, describeEntities, cameraCartographic } from "./tools.js";
 
 const params = new URLSearchParams(location.search);
@@ -21,8 +21,8 @@ const $ = (id) => document.getElementById(id);
 
 const app = {
   viewer: null, engine: null, worker: null, model: null, history: [],
-  domain: null, gazetteer: null,   // the active domain's /api/domains/<name> payload and its gazetteer (or null)
-  domains: new Map(),              // name -> {payload, gazetteer}: each domain fetched once
+  domain: null, rules: null,       // the active domain's /api/domains/<name> payload and its Rulebook
+  domains: new Map(),              // name -> {payload, rules}: each domain fetched once
   baseDomain: null,                // the domain with no adapter: ?domain=NAME, else the server's default
   adapter: null,                   // the adapter id now swapped in (null: the base model)
   adapters: [],                    // what the selector lists
@@ -93,42 +93,30 @@ function logEntry(entry) {
 
 const describe = (errors) => errors.map((e) => (e.path || e.field ? `${e.path || e.field}: ${e.message}` : e.message)).join("; ");
 
-// Ground, validate, execute the answer to `request` (the words a place name was copied from). Never throws:
-// {ok, call, error, message}.
+// Execute the answer to `request` (the words a place name was copied from) if the rulebook says it executes.
+// Never throws: {ok, call, error, message, stage}; stage is where the rulebook refused it ("ok" when it did not).
 function executeCall(input, request = null) {
-  let output = input;
-  if (typeof input === "string") {
-    try {
-      output = JSON.parse(input);
-    } catch (e) {
-      return { ok: false, call: null, error: `not valid JSON: ${e.message}` };
-    }
-  }
+  const verdict = app.rules.execute(input, request);
+  const parsed = verdict.parsed;
+  if (verdict.stage !== "ok") return { ok: false, call: null, error: describe(verdict.problems), stage: verdict.stage, parsed };
+  const call = verdict.call;
   try {
-    // A domain without a gazetteer has no places: a "place" key is then an ordinary schema error.
-    const { call, problems } = groundCall(output, app.domain.tools, app.gazetteer, request);
-    if (problems.length) return { ok: false, call, error: describe(problems) };
-    const errors = checkCall(call, app.domain.tools);
-    if (errors.length) return { ok: false, call, error: describe(errors) };
     const scene = SCENES[app.domain.name];
     if (!scene) return { ok: false, call, error: `this page cannot execute calls of domain ${JSON.stringify(app.domain.name)}` };
     const run = scene.prepare(call);  // may throw: nothing has changed yet
     const message = run();
-    return { ok: true, call, error: null, message };
+    return { ok: true, call, error: null, message, stage: "ok", parsed };
   } catch (e) {
-    return { ok: false, call: null, error: e && e.message ? e.message : String(e) };
+    return { ok: false, call: null, error: e && e.message ? e.message : String(e), stage: "scene", parsed };
   }
 }
 
 async function generate(text) {
-  // the names the active domain's gazetteer knows are the only places the model may write (copying.js)
-  const gazetteer = app.gazetteer;
-  const isPlace = gazetteer ? (name) => gazetteer.resolve(name) !== null : null;
   const reply = await app.engine.chat.completions.create({
     messages: [{ role: "system", content: app.domain.system_prompt }, { role: "user", content: text }],
     temperature: 0,
     max_tokens: MAX_ANSWER_TOKENS,
-    response_format: { type: "json_object", schema: JSON.stringify(forRequest(app.domain.emission_schema, text, isPlace)) },
+    response_format: { type: "json_object", schema: JSON.stringify(app.rules.narrow(text)) },
   });
   const extra = (reply.usage && reply.usage.extra) || {};
   return { raw: reply.choices[0].message.content || "", usage: reply.usage, extra };
@@ -158,7 +146,8 @@ async function submitNow(text) {
       const { raw, usage, extra } = await generate(trimmed);
       entry = { text: trimmed, raw, usage, extra, speed: speedText(usage, extra), ...executeCall(raw, trimmed) };
     } catch (e) {
-      entry = { text: trimmed, ok: false, call: null, error: `the model failed: ${e && e.message ? e.message : e}` };
+      entry = { text: trimmed, ok: false, call: null, error: `the model failed: ${e && e.message ? e.message : e}`,
+                stage: "backend" };
     }
   }
   entry.domain = app.domain.name;
@@ -190,15 +179,15 @@ async function fetchDomain(name) {
       throw new Error(`this server has no domain ${JSON.stringify(name)} (have: ${domains.map((d) => d.name).join(", ")})`);
     }
     const payload = await response.json();
-    const gazetteer = payload.gazetteer_url ? new Gazetteer(await (await fetch(payload.gazetteer_url)).json()) : null;
-    app.domains.set(name, { payload, gazetteer });
+    const gazetteer = payload.gazetteer_url ? await (await fetch(payload.gazetteer_url)).json() : null;
+    app.domains.set(name, { payload, rules: new Rulebook({ tools: payload.tools, gazetteer }) });
   }
   return app.domains.get(name);
 }
 
-function activateDomain({ payload, gazetteer }) {
+function activateDomain({ payload, rules }) {
   app.domain = payload;
-  app.gazetteer = gazetteer;
+  app.rules = rules;
   document.body.dataset.domain = payload.name;
   $("cad-panel").hidden = payload.name !== "cad";
   $("command").placeholder = (SCENES[payload.name] || SCENES.cesium).placeholder;
@@ -360,8 +349,8 @@ function state() {
     model: app.model,
     adapter: app.adapter,
     domain: app.domain ? app.domain.name : null,
-    history: app.history.map(({ kind, text, ok, error, call, raw, extra, domain }) =>
-      ({ kind: kind || "command", text, ok, error, call, raw, extra, domain })),
+    history: app.history.map(({ kind, text, ok, error, call, raw, extra, domain, stage }) =>
+      ({ kind: kind || "command", text, ok, error, call, raw, extra, domain, stage })),
   };
 }
 
@@ -415,10 +404,12 @@ window.webslm = {
     const entry = { text: typeof call === "string" ? call : JSON.stringify(call), ...executeCall(call),
                     domain: app.domain.name };
     logEntry(entry);
-    const { ok, call: executed, error, message } = entry;
-    return { ok, call: executed, error, message };
+    const { ok, call: executed, error, message, stage } = entry;
+    return { ok, call: executed, error, message, stage };
   },
   clear: clearScene,
+  // Stop the answer being generated now (its command then fails with "the model failed").
+  interrupt: () => (app.engine ? app.engine.interruptGenerate() : undefined),
   state,
   adaptersReady,
   // The adapters the selector lists (for the loaded model; every adapter when none is loaded).

@@ -1,5 +1,12 @@
-// Dates as people type them, read as webslm/dates.py reads them ("noon on May 4 1999" -> "1999-05-04T12:00:00Z");
-// the rules are in that module's docstring. tests/test_web_grounding.py checks both sides agree.
+// Dates as people type them: the model copies "noon on May 4 1999" from the request, grounding makes it ISO 8601.
+//
+// A 135M model turned "noon" into 00:00 and "1999" into 2019, so a date-time argument whose tool schema marks it
+// "x-copy": true is written as a span of the request that reads as one date (copying.js offers the longest such
+// spans), and parseWhen turns it into '1999-05-04T12:00:00Z'. Understood: ISO dates with or without a time
+// ("2029-12-08T12:45:00Z", "2030-03-24 02:00", "2010/09/12"), a month name or its first three letters with a day
+// (ordinals too) and a four-digit year in any order, and at most one time of day ("noon", "midnight", "4:45am",
+// "2 pm", "14:30", "14:30 UTC"), joined by "at", "on", "of", "the" and commas; only "the" may start a date and none
+// may end one. Times are UTC. Contract tests: tests/test_dates.py.
 
 export const WHEN_FORMAT = "when";
 
@@ -96,6 +103,18 @@ export function parseWhen(text) {
   }
   if (hour > 23 || minute > 59 || second > 59) fail(`${pad(hour)}:${pad(minute)}:${pad(second)} is not a time of day`);
   return `${pad(year, 4)}-${pad(month)}-${pad(day)}T${pad(hour)}:${pad(minute)}:${pad(second)}Z`;
+}
+
+// A JSON Schema "date-time": the extended ISO 8601 forms a tool call may hold (a date, optionally with a 'T' or ' '
+// time hh[:mm[:ss[.fff]]] and an offset), with a real day of a real month.
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?(Z|z|[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:\.\d+)?)?)?)?)?$/;
+
+export function isDateTime(text) {
+  const m = typeof text === "string" ? DATE_TIME.exec(text) : null;
+  if (!m) return false;
+  const [year, month, day] = [+m[1], +m[2], +m[3]];
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return false;
+  return m[4] === undefined || (+m[4] <= 23 && (m[5] === undefined || +m[5] <= 59) && (m[6] === undefined || +m[6] <= 59));
 }
 
 export function isWhen(text) {

@@ -1,20 +1,51 @@
-// The emission schema narrowed, per request, to arguments the request gives evidence for: webslm/copying.py, whose
-// docstring states the rules (copied names, cue words, typed numbers, colours named). tests/test_web_grounding.py
-// checks both sides agree.
+// What a request can mean: the emission schema narrowed, per request, to arguments the request gives evidence for.
+//
+// A 135M model copies rare names badly ("Chandler" came out as "Chamberlin"), writes numbers no one typed ("13.8" for
+// 13.807, a colour or a width of 1 nobody asked for) and drops what was asked ("named Camp"). forRequest narrows
+// the emission schema for one request, and constrained decoding then cannot write what the request gives no
+// evidence for:
+// - a string marked `"x-copy": true` is a run of up to 6 of the request's words; a {"place": NAME} is such a run
+//   that the gazetteer knows ("pin called Hotel at Fuzhou": only "Fuzhou") and that is not inside a cue phrase of
+//   two or more words ("show everything in Columbus view": no place);
+// - longitude and latitude are a coordinate pair the request writes, as a pair ("9.936N 43.183E": longitude 43.183,
+//   latitude 9.936; "(3.5, 12)": either order), when it writes one (locations.js);
+// - an array of locations is the request's list, whole and in order, when it writes one ("route: Lima -> Quito ->
+//   12N 3W": exactly those three);
+// - with `"x-cues": [words]` as well, a run that starts right after a cue ("called HQ", "with the label Site A"): the
+//   field is written exactly when the request has a cue (required then, removed otherwise); with `"x-bare": true`
+//   too, a request without a cue may still write it as any run of its words ("box 30x40x50 lid"), while a cue still
+//   makes it required ("a box ... for the lid"); a cue written with a gap ("the ... is a") gives the run in its gap
+//   ("the top plate is a sphere": "top plate");
+// - otherwise a number marked `"x-copy": true` (a typed coordinate) is a number the request writes, with the sign
+//   it writes ("-", or S/W after it), within the schema's minimum and maximum;
+// - a number (or a quantity string) marked `"x-copy": true` and `"x-cues"` is a number the request writes outside
+//   coordinate pairs, dates and quantities (either sign the schema allows: "rewind 50x" is -50), a value its cue
+//   words say, or a quantity as typed ("h 1,000m"): "7.1 pixels wide" is never 71; a cue word or a quantity with a
+//   unit word makes it required, and a cue worth null announces it without saying it ("60 times faster", "100x");
+// - a request that writes a quantity with a unit word ("ring Cairo r=10 mi") keeps only the alternatives of the
+//   schema's top-level anyOf (the tools) that can hold a quantity, when any can;
+// - a date-time marked `"x-copy": true` is the request's date as typed ("noon on May 4 1999", the longest span that
+//   reads as one date, dates.js): required when the request writes one, removed when not;
+// - a colour is one the request names ("dark blue" -> "darkblue", "grey" -> "gray", #hex as typed), required when
+//   one is named, removed when none is;
+// - any other number (or quantity string, "15 miles") marked `"x-cues"` is written only when the request has a digit
+//   or a cue word, and always when it has a cue word ("bold" for a width); cues written as {word: value} also say the
+//   number when the request has no digit ("huge" -> 40; "very slowly" is 20, not "slowly"'s 10);
+// - an `enum` marked `"x-cues"` is written only when the request has a cue; cues written as {word: value} keep only
+//   the values the request's cues say ("top-down map" -> "2D"); a required one left with nothing removes its tool;
+// - a field, a required property or an `anyOf` branch left with nothing to write removes its object in turn, and
+//   so does an object left with fewer properties than its minProperties or none of its anyOf `required` lists.
+// Contract tests: tests/test_copying.py.
 
 import { COLOR_PATTERN, CSS_COLOR_NAMES } from "./colors.js";
+import { BARE_KEY, COPY_KEY, CUES_KEY, GAP, PLACE_COPY } from "./emission.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
 import {
   COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
   coordinatePairs, listedLocations, mayNamePlace, overlaps,
 } from "./locations.js";
 
-export const COPY_KEY = "x-copy";
-export const CUES_KEY = "x-cues";
-export const BARE_KEY = "x-bare";  // on a cued copied string: it may also be written without a cue
-export const GAP = "...";  // in a cue of a copied string, where the string is written: "the ... is a"
 const MIN_ROUTE = 3;  // a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
-export const PLACE_COPY = "place";  // the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 const TYPO_CUE_LENGTH = 5;
 const MAX_DATE_WORDS = 8;  // "the 30th of June 1996 at 7:45am" is 7
 
@@ -118,7 +149,7 @@ const SIGNED_NUMBER = new RegExp(
   `(?:(?<![a-z])(?<prefix>${HEMISPHERE}) *)?(?<minus>[-\u2212])?(?<digits>[0-9]+(?:\\.[0-9]+)?)` +
   `(?: *°)?(?: *degrees?)?(?: *(?<suffix>${HEMISPHERE})(?![a-z]))?`, "gi");
 
-// The numbers `text` writes, with the sign it writes (webslm/copying.py numbers_written).
+// The numbers `text` writes, with the sign it writes .
 export function numbersWritten(text, taken = []) {
   const out = new Set();
   for (const m of String(text).matchAll(SIGNED_NUMBER)) {
@@ -138,7 +169,7 @@ export function numbersWritten(text, taken = []) {
 const PLAIN_NUMBER = new RegExp("(?:(?<![A-Za-z0-9_.,#])|(?<=(?<![A-Za-z0-9_#])x))(?<minus>[-\u2212])?" +
   "(?<digits>[0-9]{1,3}(?:,[0-9]{3})+(?:\\.[0-9]+)?|[0-9]+(?:\\.[0-9]+)?)(?![0-9])", "g");
 
-// The numbers `text` writes outside the [start, end) ranges `taken` (webslm/copying.py free_numbers).
+// The numbers `text` writes outside the [start, end) ranges `taken`.
 export function freeNumbers(text, taken) {
   const out = new Set();
   for (const m of String(text).matchAll(PLAIN_NUMBER)) {
@@ -198,7 +229,7 @@ export function datesWritten(text) {
   return dates.filter((s) => !dates.some((longer) => longer !== s && longer.includes(s)));
 }
 
-// Levenshtein distance over UTF-16 code units (webslm/copying.py edit_distance).
+// Levenshtein distance over UTF-16 code units.
 export function editDistance(a, b) {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
@@ -235,7 +266,7 @@ const holdsLocation = (node) => Array.isArray(node) ? node.some(holdsLocation) :
 const isCoordinateObject = (node) =>
   COORDINATE_KEYS.every((k) => isObject(node.properties?.[k]) && node.properties[k][COPY_KEY] === true);
 
-// `schema` narrowed to what `request` can mean (webslm/copying.py for_request); isPlace(name): whether the
+// `schema` narrowed to what `request` can mean (the rules at the top of this file); isPlace(name): whether the
 // gazetteer knows a name (null: no gazetteer, any span may be a place). A schema nothing could satisfy any more
 // comes back unchanged. Lengths count code points, as JSON Schema does.
 export function forRequest(schema, request, isPlace = null) {

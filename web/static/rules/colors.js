@@ -1,9 +1,14 @@
-// Colours, as webslm/colors.py: a string whose schema says "format": "color" is a CSS colour name or #RRGGBB /
-// #RGB; grounding writes it canonically. tests/test_web_grounding.py checks both sides agree.
+// Colours: a string whose schema says "format": "color" is a CSS colour name or #RRGGBB / #RGB.
+//
+// The model picks colours from this vocabulary (the emission schema turns the format into a pattern, so
+// constrained decoding cannot invent "tense" or copy a place name into a colour), grounding writes them
+// canonically (lower case, "grey" as "gray"), and the tool-contract check refuses anything else. Contract tests:
+// tests/test_colors.py (which also checks that Cesium parses every name).
 
 export const COLOR_FORMAT = "color";
 
-// The CSS names Cesium knows (see colors.py).
+// The CSS named colours Cesium's Color.fromCssColorString knows: CSS Color 4's list without lavenderblush,
+// lightsalmon and rebeccapurple, which Cesium lacks.
 export const CSS_COLOR_NAMES = [
   "aliceblue", "antiquewhite", "aqua", "aquamarine", "azure", "beige", "bisque", "black", "blanchedalmond", "blue",
   "blueviolet", "brown", "burlywood", "cadetblue", "chartreuse", "chocolate", "coral", "cornflowerblue", "cornsilk",
@@ -25,8 +30,12 @@ export const CSS_COLOR_NAMES = [
   "yellowgreen"
 ];
 
-// What the emission schema lets a model write for a colour (webslm/colors.py COLOR_PATTERN).
-export const COLOR_PATTERN = `^(#[0-9A-Fa-f]{6}|#[0-9A-Fa-f]{3}|${CSS_COLOR_NAMES.join("|")})$`;
+// What the emission schema lets a model write for a colour: a name in lower case (as the training data has them),
+// Title or UPPER case (as a person typing a call may; grounding writes it in lower case), or #hex. A JSON Schema
+// pattern has no case folding, hence the three spellings.
+const title = (name) => name.charAt(0).toUpperCase() + name.slice(1);
+const SPELLINGS = [...CSS_COLOR_NAMES, ...CSS_COLOR_NAMES.map(title), ...CSS_COLOR_NAMES.map((n) => n.toUpperCase())];
+export const COLOR_PATTERN = `^(#[0-9A-Fa-f]{6}|#[0-9A-Fa-f]{3}|${SPELLINGS.join("|")})$`;
 
 const NAMES = new Set(CSS_COLOR_NAMES);
 

@@ -1,12 +1,17 @@
-// Grounding in the browser: the same gazetteer file, matching rules and unit table as webslm/grounding.py
-// (normalize_place_name, Gazetteer.resolve, ground_call). tests/test_web_grounding.py checks both agree.
+// Grounding: the model names places and copies quantities, the gazetteer and the unit table supply the numbers.
+//
+// A 135M model cannot memorise coordinates (6 % argument accuracy when it had to), so in what the model writes an
+// object with longitude+latitude may be {"place": NAME} instead; nor can it convert units, so a number whose schema
+// names a unit may be a quantity string like "4.4 km" (quantities.js). groundCall replaces both with numbers,
+// so the executed call is always the tool schema with numbers. Contract tests: tests/test_grounding.py.
 
 import { COLOR_FORMAT, canonicalColor, isColor } from "./colors.js";
-import { COPY_KEY, editDistance, requestSpans } from "./copying.js";
-import { parseWhen } from "./dates.js";
+import { editDistance, requestSpans } from "./copying.js";
+import { COPY_KEY } from "./emission.js";
+import { isDateTime, parseWhen } from "./dates.js";
 import { COORDINATE_KEYS, PLACE_KEY } from "./locations.js";
 import { UNIT_KEY, convertQuantity } from "./quantities.js";
-import { isDateTime } from "./schema.js";
+import { show } from "./show.js";
 
 const GAZETTEER_FORMAT = "webslm-gazetteer/1";
 
@@ -72,7 +77,7 @@ export class Gazetteer {
   }
 
   // resolve() for a name the model was meant to copy from `request`: a slip away from a span of the request that
-  // resolves means that span (webslm/grounding.py Gazetteer.resolve_copied).
+  // resolves means that span.
   resolveCopied(name, request) {
     if (request) {
       const key = normalizePlaceName(name);
@@ -124,25 +129,26 @@ export function groundCall(output, tools, gazetteer, request = null) {
     if (Array.isArray(node)) return node.map((item, i) => walk(item, schema.items, `${path}[${i}]`));
     if (node === null || typeof node !== "object") return node;
     const props = schema.properties || {};
-    const out = {};
+    const out = Object.create(null);  // built from model output: nothing inherited
     for (const [k, v] of Object.entries(node)) {
-      if (k !== PLACE_KEY || !gazetteer) out[k] = walk(v, props[k], path ? `${path}.${k}` : k);
+      if (k !== PLACE_KEY || !gazetteer) out[k] = walk(v, Object.hasOwn(props, k) ? props[k] : null, path ? `${path}.${k}` : k);
     }
-    if (gazetteer && Object.prototype.hasOwnProperty.call(node, PLACE_KEY)) {
+    if (gazetteer && Object.hasOwn(node, PLACE_KEY)) {
       const name = node[PLACE_KEY];
       const place = typeof name === "string" ? gazetteer.resolveCopied(name, request) : null;
       if (!place) {
-        problems.push({ field: `${path}.${PLACE_KEY}`, message: `unknown place ${JSON.stringify(name)}` });
+        problems.push({ field: `${path}.${PLACE_KEY}`, message: `unknown place ${show(name)}` });
         return out;
       }
-      return { [COORDINATE_KEYS[0]]: place.longitude, [COORDINATE_KEYS[1]]: place.latitude, ...out };
+      return Object.assign(Object.create(null), { [COORDINATE_KEYS[0]]: place.longitude,
+                                                  [COORDINATE_KEYS[1]]: place.latitude }, out);
     }
     return out;
   }
   if (output === null || typeof output !== "object" || Array.isArray(output)) return { call: output, problems };
-  const known = typeof output.tool === "string" && Object.prototype.hasOwnProperty.call(tools, output.tool);
+  const known = typeof output.tool === "string" && Object.hasOwn(tools, output.tool);
   const tool = known ? tools[output.tool] : null;
-  const call = {};
+  const call = Object.create(null);
   for (const [k, v] of Object.entries(output)) call[k] = walk(v, k === "arguments" && tool ? tool.parameters : null, k);
   return { call, problems };
 }

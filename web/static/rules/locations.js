@@ -1,7 +1,14 @@
-// Where a request says: the places and coordinate pairs it writes, in order, and the list they form
-// (webslm/locations.py, whose docstring says why; tests/test_web_grounding.py checks both sides agree).
+// Where a request says: the places and coordinate pairs it writes, in order, and the list they form.
+//
+// A 135M model writing a route of six places skips one, repeats one, or cuts "Ulan Bator" to "Bator"; handed the
+// numbers of "9.936N 43.183E / 0.7831 degrees south, 24.6837 degrees west" it pairs them wrongly. The request already
+// says both: coordinatePairs reads each pair with its longitude and latitude (hemisphere letters and words, "lat"/
+// "lon" labels; an unlabelled "(a, b)" is read both ways), placesWritten the spans a gazetteer knows, and
+// listedLocations the longest run of them joined as a list ("A, B and C", "A -> B -> C", "A; B; C", "from A to
+// B"). copying.js's forRequest turns them into the only places, pairs and sequences the model may write.
+// Contract tests: tests/test_copying.py and tests/test_grounding.py.
 
-// An object with both coordinate keys may hold {"place": NAME} instead in what the model writes (webslm/domain.py).
+// An object with both coordinate keys may hold {"place": NAME} instead in what the model writes (emission.js).
 export const COORDINATE_KEYS = ["longitude", "latitude"];
 export const PLACE_KEY = "place";
 export const MAX_SPAN_WORDS = 6;

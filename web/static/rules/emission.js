@@ -1,0 +1,129 @@
+// The emission schema: what the model may write for a domain's tools, and the marks a tool schema may carry.
+//
+// A tool schema (JSON Schema of one tool's arguments) describes the executed call: numbers for coordinates and
+// lengths, ISO 8601 for times. What a small model writes is easier: an object with longitude+latitude may instead
+// hold {"place": NAME} (grounding.js looks it up), a number with "x-unit" may instead be a quantity string ("4.4 km",
+// quantities.js), a copied date-time is a date as typed ("noon on May 4 1999", dates.js), and a colour is a pattern
+// constrained decoding can follow. copying.js narrows this schema further, per request.
+//
+// The marks (annotations, not validation keywords):
+//   "x-unit": "m"        a length in that unit; the model may write it with any unit (quantities.js)
+//   "x-copy": true       a string or number the model copies from the request (copying.js)
+//   "x-cues": [...]      words that announce the field, or {word: value} for words that also say its value
+//   "x-bare": true       a cued copied string that may also be written without its cue
+// checkToolSchema refuses a mark where it cannot mean anything, naming the field.
+
+import { COLOR_FORMAT, COLOR_PATTERN } from "./colors.js";
+import { WHEN_FORMAT } from "./dates.js";
+import { COORDINATE_KEYS, PLACE_KEY } from "./locations.js";
+import { LENGTH_UNITS, QUANTITY_PATTERN, UNIT_KEY } from "./quantities.js";
+import { show } from "./show.js";
+
+export const COPY_KEY = "x-copy";
+export const CUES_KEY = "x-cues";
+export const BARE_KEY = "x-bare";  // on a cued copied string: it may also be written without a cue
+export const GAP = "...";  // in a cue of a copied string, where the string is written: "the ... is a"
+export const PLACE_COPY = "place";  // the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
+export const MARKS = [UNIT_KEY, COPY_KEY, CUES_KEY, BARE_KEY];
+
+const isObject = (node) => node !== null && typeof node === "object" && !Array.isArray(node);
+const without = (node, keys) => Object.fromEntries(Object.entries(node).filter(([k]) => !keys.includes(k)));
+
+// The emission form of one tool schema node (see the top of this file).
+export function emissionForm(schema) {
+  if (!isObject(schema)) return schema;
+  if (schema.format === COLOR_FORMAT) return { ...without(schema, ["format"]), pattern: COLOR_PATTERN };
+  if (schema.format === "date-time" && schema[COPY_KEY] === true) return { ...schema, format: WHEN_FORMAT };
+  const out = Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, isObject(v) ? emissionForm(v) : v]));
+  if (isObject(schema.properties)) {
+    out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, emissionForm(v)]));
+  }
+  if (UNIT_KEY in schema) {  // its cues announce, and its copy mark copies, the number in either form
+    const number = without(out, [CUES_KEY, COPY_KEY]);
+    const marks = Object.fromEntries([CUES_KEY, COPY_KEY].filter((k) => k in schema).map((k) => [k, schema[k]]));
+    return { anyOf: [number, { type: "string", pattern: QUANTITY_PATTERN }], ...marks };
+  }
+  const props = isObject(schema.properties) ? schema.properties : {};
+  if (schema.type === "object" && COORDINATE_KEYS.every((k) => k in props)) {
+    const withPlace = {
+      ...out,
+      properties: { [PLACE_KEY]: { type: "string", minLength: 1, maxLength: 80, [COPY_KEY]: PLACE_COPY },
+                    ...without(out.properties, COORDINATE_KEYS) },
+      required: [PLACE_KEY, ...(schema.required || []).filter((k) => !COORDINATE_KEYS.includes(k))],
+    };
+    return { anyOf: [out, withPlace] };
+  }
+  return out;
+}
+
+// The emission schema of a domain's tools ({name: {parameters}}): one branch per tool, in the tools' order.
+export function emissionSchema(tools) {
+  return {
+    anyOf: Object.entries(tools).map(([name, tool]) => ({
+      type: "object",
+      properties: { tool: { const: name }, arguments: emissionForm(tool.parameters) },
+      required: ["tool", "arguments"],
+      additionalProperties: false,
+    })),
+  };
+}
+
+// [field path, node] for every node of a tool schema that holds `key`.
+function* marked(schema, path, key) {
+  if (!isObject(schema)) return;
+  if (key in schema) yield [path, schema];
+  for (const [name, sub] of Object.entries(isObject(schema.properties) ? schema.properties : {})) {
+    yield* marked(sub, `${path}.properties.${name}`, key);
+  }
+  if ("items" in schema) yield* marked(schema.items, `${path}.items`, key);
+}
+
+// x-cues is a list of words on a number, an enum or a copied string, or {word: value} on a number (numbers, or null
+// for a word that announces a number without saying it) or an enum (its values); only a copied string's cues may
+// have a gap ("the ... is a"), one, next to words.
+function cuesFit(node) {
+  const cues = node[CUES_KEY];
+  if (!(Array.isArray(cues) || isObject(cues))) return false;
+  const words = Array.isArray(cues) ? cues : Object.keys(cues);
+  if (!words.every((c) => typeof c === "string" && c.trim())) return false;
+  const split = (c) => c.split(/\s+/).filter((w) => w);
+  const gapped = words.map(split).filter((w) => w.includes(GAP));
+  if (gapped.length && !(Array.isArray(cues) && node[COPY_KEY] === true && node.type === "string"
+      && gapped.every((w) => w.filter((x) => x === GAP).length === 1 && w.length >= 2))) return false;
+  if (Array.isArray(cues)) return node.type === "number" || node[COPY_KEY] === true || "enum" in node;
+  if ("enum" in node) return Object.values(cues).every((v) => node.enum.includes(v));
+  return node.type === "number" && Object.values(cues).every((v) => v === null || (typeof v === "number"));
+}
+
+
+// Every misplaced mark in one tool's parameters schema, as {field, message}; [] when the marks are sound.
+export function checkToolSchema(parameters) {
+  const problems = [];
+  const add = (field, message) => problems.push({ field, message });
+  for (const [field, node] of marked(parameters, "parameters", UNIT_KEY)) {
+    if (!Object.hasOwn(LENGTH_UNITS, node[UNIT_KEY])) {
+      add(`${field}.${UNIT_KEY}`, `is ${show(node[UNIT_KEY])}; known units: ${Object.keys(LENGTH_UNITS).join(", ")}`);
+    }
+  }
+  for (const [field, node] of marked(parameters, "parameters", COPY_KEY)) {
+    if (node[COPY_KEY] !== true || !["string", "number"].includes(node.type)) {
+      add(`${field}.${COPY_KEY}`, `is ${show(node[COPY_KEY])}; it marks a string or number copied from the request ` +
+        "and can only be true on a schema of type string or number");
+    }
+  }
+  for (const [field, node] of marked(parameters, "parameters", CUES_KEY)) {
+    if (!cuesFit(node)) {
+      add(`${field}.${CUES_KEY}`, `is ${show(node[CUES_KEY])}; it lists the words that announce a number, an enum ` +
+        `or a copied string (${COPY_KEY}): a list of non-empty strings, or for a number or an enum an object of ` +
+        `words and the values they mean; a copied string's cue may hold one gap ${show(GAP)} where the string is ` +
+        "written");
+    }
+  }
+  for (const [field, node] of marked(parameters, "parameters", BARE_KEY)) {
+    if (node[BARE_KEY] !== true || node[COPY_KEY] !== true || !Array.isArray(node[CUES_KEY])) {
+      add(`${field}.${BARE_KEY}`, `is ${show(node[BARE_KEY])}; it can only be true, on a copied string ` +
+        `(${COPY_KEY}: true) whose ${CUES_KEY} lists the words that announce it`);
+    }
+  }
+  return problems;
+}

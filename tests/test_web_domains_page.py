@@ -106,7 +106,7 @@ CAD_INVALID = [
     ({"tool": "createBox", "arguments": {"width": 0, "depth": 10, "height": 10}}, "minimum"),
     ({"tool": "createSphere", "arguments": {"radius": 5, "colour": "red"}}, "unexpected property"),
     ({"tool": "createSphere", "arguments": {"radius": 5, "position": {"x": 1, "y": 2}}}, "'z' is a required"),
-    ({"tool": "move", "arguments": {"target": "keep"}}, "required"),
+    ({"tool": "move", "arguments": {"target": "keep"}}, "at least one of"),
     ({"tool": "rotate", "arguments": {"target": "keep", "axis": "w", "angle": 10}}, "not one of"),
     ({"tool": "rotate", "arguments": {"target": "keep", "axis": "x", "angle": 400}}, "maximum"),
     ({"tool": "boolean", "arguments": {"operation": "xor", "a": "keep", "b": "keep2"}}, "not one of"),

@@ -111,3 +111,35 @@ def test_cpu_adapters_run_a_wide_kernel(adapter, tmp_path, chromium):
     assert result["maxWorkgroupSizeX"] >= 256
     on_swiftshader = "swiftshader" in result["description"].lower()
     assert on_swiftshader == (adapter == "swiftshader"), result["description"]
+
+
+@pytest.mark.browser
+def test_the_demo_page_starts_on_lavapipe_with_webgl2_and_webgpu(tmp_path, chromium):
+    """Cesium's WebGL2 globe and web-llm's WebGPU both on lavapipe: the route `eval --backend browser` uses."""
+    from types import SimpleNamespace
+
+    from web.server import running_server
+
+    if lavapipe.icd_path() is None:
+        pytest.skip("lavapipe not installed here (`python -m webslm.lavapipe`; .ci/run installs it)")
+    playwright = SimpleNamespace(chromium=chromium.browser_type)
+    with running_server(tmp_path) as server:
+        launched = browser.launch_chromium(playwright, "lavapipe")
+        try:
+            page = launched.new_page()
+            page.goto(f"{server.url}/?lite=1&model=none")
+            page.evaluate("window.webslm.ready")
+            seen = page.evaluate("""async () => {
+                const adapter = await navigator.gpu.requestAdapter();
+                return { webgl2: window.webslm.viewer.scene.context.webgl2,
+                         status: document.getElementById('model-status').textContent,
+                         swiftshader: adapter.info.architecture === 'swiftshader',
+                         workgroupX: adapter.limits.maxComputeWorkgroupSizeX };
+            }""")
+            moved = page.evaluate("window.webslm.execute({tool: 'flyTo', arguments: {place: 'Lima', duration: 0}})")
+        finally:
+            launched.close()
+    assert seen["webgl2"], seen
+    assert "failed to start" not in seen["status"], seen
+    assert not seen["swiftshader"] and seen["workgroupX"] > 256, seen  # lavapipe, not SwiftShader's 256
+    assert moved["ok"], moved

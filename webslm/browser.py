@@ -4,6 +4,13 @@ Playwright cannot download browsers here, so we drive Debian's /usr/bin/chromium
 - 'swiftshader': Chromium's bundled CPU Vulkan; always there, slowest.
 - 'lavapipe': Mesa's CPU Vulkan (webslm/lavapipe.py installs it), reached through ANGLE and Dawn's OpenGL ES
   compatibility backend, because Chromium refuses lavapipe as a plain Vulkan adapter; 10-40x faster than SwiftShader.
+  Cesium's WebGL runs on the same ANGLE-on-lavapipe. Chromium's GPU driver-bug list disables ES3 for this driver
+  ("ContextResult::kFatalFailure: ES3 is blocklisted/disabled/unsupported by driver" in the GPU process; the page
+  only sees "Error constructing CesiumWidget ... initialization failed"), so WebGL2 fails and the demo page stopped
+  at start-up; --disable-gpu-driver-bug-workarounds lifts it (no switch turns off one entry). Measured 2026-12-03:
+  WebGL2 renderer "ANGLE (Mesa, Vulkan 1.4.305 (llvmpipe ...))", the globe renders, a 512x512 matmul dispatch costs
+  the same with and without the flag (230-336 ms, run-to-run spread), 4x faster than ANGLE's GL backend on Mesa 22.3
+  (1029-1161 ms) and SwiftShader (1119-1362 ms).
 - 'gpu': the machine's real GPU.
 Neither CPU adapter has `shader-f16` (so CI uses q4f32_1 bundles). Pages must come from http://127.0.0.1 (a secure
 context) for `navigator.gpu` to exist. `WEBSLM_WEBGPU` picks the default adapter.
@@ -42,6 +49,7 @@ LAVAPIPE_WEBGPU_ARGS = [
     "--enable-unsafe-webgpu",
     "--use-webgpu-adapter=opengles",
     "--force-webgpu-compat",  # pages must raise the compute limits: web/static/webgpu_limits.js
+    "--disable-gpu-driver-bug-workarounds",  # WebGL2 for Cesium on ANGLE-on-lavapipe (see the top of this file)
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",

@@ -93,7 +93,7 @@ def _demo_runs(args, domain, manifest: dict, adapter: dict | None):
     with DemoSession(bundle.parent, manifest["model_id"], domain.name, webgpu=args.webgpu,
                      max_tokens=args.max_new_tokens) as session:
         swap = session.set_adapter(adapter["adapter_id"]) if adapter else None
-        page_domain = session._evaluate("window.webslm.state().domain")
+        page_domain = session.domain_shown()
         if page_domain != domain.name:
             raise WebslmError(f"the demo page is on domain {page_domain!r} (the adapter's), not --domain "
                               f"{domain.name!r}: evaluate {domain.name} records with an adapter of that domain")

@@ -19,8 +19,9 @@ WEBGPU_HELP = ("WebGPU is not available in this Chromium. Headless runs need the
                "from http://127.0.0.1.")
 
 
-class BrowserSession:
-    """One server + one headless Chromium page with `window.harness`. Use as a context manager.
+class _PageSession:
+    """One server over `models_dir` + one headless Chromium page on it, opened by `_open(path)`: the start-up and the
+    error reporting both page drivers share. Use as a context manager.
 
     Playwright's sync API allows one driver per thread: pass `browser` to reuse a running one (pytest's session
     browser); otherwise the session starts and stops its own."""
@@ -34,7 +35,8 @@ class BrowserSession:
         self.page = None
         self.console: list[str] = []
 
-    def __enter__(self) -> "BrowserSession":
+    def _open(self, path: str) -> None:
+        """Start the server and the browser, open `path` on the server; on failure everything started is closed."""
         from playwright.sync_api import sync_playwright
 
         from web.server import running_server
@@ -53,7 +55,30 @@ class BrowserSession:
             self.page.set_default_timeout(self.timeout_ms)
             self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
             self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
-            self.page.goto(f"{server.url}/static/harness.html")
+            self.page.goto(f"{server.url}{path}")
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    what = "the page"  # how errors name the page
+
+    def _evaluate(self, script: str, arg=None, what: str | None = None):
+        try:
+            return self.page.evaluate(script, arg)
+        except Exception as e:  # playwright wraps page exceptions; say what the page said
+            tail = "\n  ".join(self.console[-15:])
+            raise WebslmError(f"{what or self.what} failed in the browser: {e}\n  browser console:\n  {tail}") from None
+
+
+class BrowserSession(_PageSession):
+    """The harness page (web/static/harness.js, `window.harness`): the stock web-llm engine on the main thread."""
+
+    def __enter__(self) -> "BrowserSession":
+        self._open("/static/harness.html")
+        try:
             self.page.wait_for_function("window.harness && window.harness.ready === true")
             self.gpu = self.page.evaluate("harness.gpu()")
             if not self.gpu.get("available"):
@@ -62,9 +87,6 @@ class BrowserSession:
             self._stack.close()
             raise
         return self
-
-    def __exit__(self, *exc) -> None:
-        self._stack.close()
 
     def load(self, model_id: str, capture_logits: bool = False) -> dict:
         return self._call("harness.load", model_id, {"captureLogits": capture_logits})
@@ -83,56 +105,30 @@ class BrowserSession:
         return result
 
     def _call(self, function: str, *args):
-        try:
-            return self.page.evaluate(f"([args]) => {function}(...args)", [list(args)])
-        except Exception as e:  # playwright wraps page exceptions; say what the page said
-            tail = "\n  ".join(self.console[-15:])
-            raise WebslmError(f"{function} failed in the browser: {e}\n  browser console:\n  {tail}") from None
+        return self._evaluate(f"([args]) => {function}(...args)", [list(args)], function)
 
 
-class DemoSession:
+class DemoSession(_PageSession):
     """The demo page itself (web/static/index.html: its worker, web-llm, rulebook and executor) in headless Chromium,
     driven as a user drives it: `submit(text)` types a command and returns what the page did with it. Use as a
     context manager; the browser evaluator scores the product's own path with it."""
 
+    what = "the demo page"
+
     def __init__(self, models_dir: Path, model_id: str, domain: str, webgpu: str | None = None,
                  max_tokens: int = 160, timeout_s: float = 1800, browser=None):
-        self.models_dir = Path(models_dir)
+        super().__init__(models_dir, webgpu, timeout_s, browser)
         self.model_id = model_id
         self.domain = domain
-        self.webgpu = webgpu
         self.max_tokens = max_tokens
-        self.browser = browser
-        self.timeout_ms = timeout_s * 1000
-        self._stack = contextlib.ExitStack()
-        self.page = None
-        self.console: list[str] = []
 
     def __enter__(self) -> "DemoSession":
         from urllib.parse import urlencode
 
-        from playwright.sync_api import sync_playwright
-
-        from web.server import running_server
-        from webslm.browser import launch_chromium
-
+        query = urlencode({"lite": 1, "model": self.model_id, "max_tokens": self.max_tokens, "domain": self.domain})
+        started = time.perf_counter()
+        self._open(f"/?{query}")
         try:
-            server = self._stack.enter_context(running_server(self.models_dir))
-            browser = self.browser
-            if browser is None:
-                playwright = self._stack.enter_context(sync_playwright())
-                browser = launch_chromium(playwright, self.webgpu)
-                self._stack.callback(browser.close)
-            context = browser.new_context()
-            self._stack.callback(context.close)
-            self.page = context.new_page()
-            self.page.set_default_timeout(self.timeout_ms)
-            self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
-            self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
-            query = urlencode({"lite": 1, "model": self.model_id, "max_tokens": self.max_tokens,
-                               "domain": self.domain})
-            started = time.perf_counter()
-            self.page.goto(f"{server.url}/?{query}")
             self._evaluate("window.webslm.ready")
             self.model = self._evaluate("window.webslm.modelReady")
             self.load_s = time.perf_counter() - started
@@ -150,8 +146,9 @@ class DemoSession:
             raise
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._stack.close()
+    def domain_shown(self) -> str | None:
+        """The domain the page is on now (it follows the adapter swapped in)."""
+        return self._evaluate("window.webslm.state().domain")
 
     def set_adapter(self, adapter_id: str | None) -> dict:
         """Swap a runtime LoRA adapter in through the page's selector logic (the domain follows the adapter)."""
@@ -178,10 +175,3 @@ class DemoSession:
                      wall_s: (performance.now() - started) / 1000,
                      page: { camera: s.camera, entities: s.entities, sceneMode: s.sceneMode, domain: s.domain } };
         }""", [text, timeout_s])
-
-    def _evaluate(self, script: str, arg=None):
-        try:
-            return self.page.evaluate(script, arg)
-        except Exception as e:  # playwright wraps page exceptions; say what the page said
-            tail = "\n  ".join(self.console[-15:])
-            raise WebslmError(f"the demo page failed: {e}\n  browser console:\n  {tail}") from None

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from rules import colors, copying, dates, grounding, locations, quantities
+from tests.test_dataset_generate import _locations as _located  # the location objects in a call
 from webslm import REPO_ROOT
 from webslm.domain import load_domain
 from webslm.rulebook import Gazetteer, RuleError
@@ -354,17 +355,6 @@ def test_places_and_lists_a_request_writes(domain):
         ([[[-0.2, 12.5]]], []),
         ([], [])]
     assert found[0][1][0] == {"start": 22, "end": 31, "place": "Las Vegas", "pairs": []}
-
-
-def _located(node):
-    if isinstance(node, list):
-        for item in node:
-            yield from _located(item)
-    elif isinstance(node, dict):
-        if "place" in node or "latitude" in node:
-            yield node
-        for value in node.values():
-            yield from _located(value)
 
 
 def test_generated_requests_write_the_places_pairs_and_lists_their_calls_hold(domain):

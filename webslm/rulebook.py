@@ -144,34 +144,22 @@ class DomainRules:
 
     def __init__(self, domain):
         self.domain = domain
-        self.key = f"{domain.name}@{Path(domain.root).resolve()}"
-        self._emission_schema = None
+        self.key = _key(domain)
         self._register()
 
-    def _register(self) -> dict:
+    def _register(self) -> None:
         tools = {name: {"parameters": tool.parameters, "description": tool.description}
                  for name, tool in self.domain.tools.items()}
         gazetteer = str(Path(self.domain.gazetteer_path).resolve()) if self.domain.gazetteer_path else None
         result = _node.request({"op": "domain", "key": self.key, "tools": tools, "gazetteer": gazetteer})
         _node.registered.add(self.key)
-        self._emission_schema = result["emission_schema"]
-        self.tool_problems = result["tool_problems"]
-        return result
+        self.emission_schema: dict = result["emission_schema"]
+        self.tool_problems: list[dict] = result["tool_problems"]
 
     def _request(self, op: str, **fields):
         if self.key not in _node.registered:  # a new process (restarted, or this is a forked child)
             self._register()
-        try:
-            return _node.request({"op": op, "key": self.key, **fields})
-        except WebslmError as e:
-            if "no domain registered" not in str(e):
-                raise
-            self._register()
-            return _node.request({"op": op, "key": self.key, **fields})
-
-    @property
-    def emission_schema(self) -> dict:
-        return self._emission_schema
+        return _node.request({"op": op, "key": self.key, **fields})
 
     def narrow(self, requests: list[str]) -> list[dict]:
         """The emission schema narrowed to each request's evidence (copying.js)."""
@@ -225,10 +213,14 @@ class Gazetteer:
 _rules: dict[str, DomainRules] = {}
 
 
+def _key(domain) -> str:
+    return f"{domain.name}@{Path(domain.root).resolve()}"
+
+
 def rulebook_for(domain) -> DomainRules:
-    """The (cached) rulebook of a loaded domain pack."""
-    key = f"{domain.name}@{Path(domain.root).resolve()}"
-    if key not in _rules or _rules[key].domain is not domain and _rules[key].domain.tools != domain.tools:
+    """The (cached) rulebook of a loaded domain pack; registered anew when the pack's tools changed on disk."""
+    key = _key(domain)
+    if key not in _rules or _rules[key].domain.tools != domain.tools:
         _rules[key] = DomainRules(domain)
     return _rules[key]
 

@@ -5,15 +5,15 @@ are neither copied nor downloaded again."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from webslm.artifacts import ADAPTER_MANIFEST
-from webslm.atomic import atomic_dir, write_json
+from webslm.artifacts import ADAPTER_MANIFEST, check_artifact_id
+from webslm.atomic import atomic_dir, check_output, write_json
 from webslm.errors import WebslmError
+from webslm.strict_json import read_json_object
 
 ADAPTER_FORMAT = "webslm-adapter/1"
 # our projection -> the Hugging Face modules it fuses, in the order of its rank blocks (see decoder.Linear)
@@ -24,7 +24,7 @@ SUPPORTED_TARGETS = {m for parts in LORA_PARTS.values() for m in parts}
 
 def read_peft_adapter(peft_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """adapter_config.json and the LoRA tensors, keyed like 'model.layers.0.self_attn.q_proj.lora_A'."""
-    from safetensors.numpy import load_file
+    from convert.weights import read_safetensors
 
     peft_dir = Path(peft_dir)
     config_path = peft_dir / "adapter_config.json"
@@ -32,7 +32,7 @@ def read_peft_adapter(peft_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
     for path in (config_path, weights_path):
         if not path.is_file():
             raise WebslmError(f"{peft_dir}: not a PEFT adapter directory ({path.name} missing)")
-    config = json.loads(config_path.read_text())
+    config = read_json_object(config_path)
     if config.get("peft_type", "LORA") != "LORA":
         raise WebslmError(f"{config_path}: peft_type {config.get('peft_type')!r}; only LoRA adapters are supported")
     if config.get("use_dora"):
@@ -41,16 +41,25 @@ def read_peft_adapter(peft_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
         raise WebslmError(f"{config_path}: modules_to_save {config['modules_to_save']} would change base weights; "
                           "only LoRA on linear projections can be swapped at runtime")
     targets = config.get("target_modules") or []
-    targets = [targets] if isinstance(targets, str) else list(targets)
+    targets = [targets] if isinstance(targets, str) else targets
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise WebslmError(f"{config_path} [target_modules]: must be a module name or a list of them, got "
+                          f"{config.get('target_modules')!r}")
     unsupported = sorted(set(targets) - SUPPORTED_TARGETS)
     if unsupported:
         raise WebslmError(f"{config_path}: target_modules {unsupported} have no runtime LoRA slot; supported: "
                           f"{', '.join(sorted(SUPPORTED_TARGETS))}")
+    r = config.get("r")
+    if isinstance(r, bool) or not isinstance(r, int) or r <= 0:
+        raise WebslmError(f"{config_path} [r]: the LoRA rank must be a positive integer, got {r!r}")
+    alpha = config.get("lora_alpha", r)
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise WebslmError(f"{config_path} [lora_alpha]: must be a number, got {alpha!r}")
     state = {}
-    for key, array in load_file(str(weights_path)).items():
+    for key, array in read_safetensors(weights_path).items():
         name = key.removeprefix("base_model.model.").removesuffix(".weight")
         name = name.replace(".lora_A.default", ".lora_A").replace(".lora_B.default", ".lora_B")
-        state[name] = array.astype(np.float32)
+        state[name] = array
     return config, state
 
 
@@ -90,12 +99,14 @@ def fused_lora(state: dict[str, np.ndarray], layer: str, rank: int, scale: float
 
 
 def convert_adapter(peft_dir: Path, base_bundle: Path, out_dir: Path, adapter_id: str | None = None,
-                    base_model: Path | None = None, domain: str | None = None) -> Path:
+                    base_model: Path | None = None, domain: str | None = None, force: bool = False) -> Path:
     """`domain` (the skill the demo routes commands to) defaults to the one in the training run's manifest."""
     from webslm.artifacts import read_bundle_manifest
     from convert.tensor_cache import write_tensor_cache
     from convert.weights import checkpoint_fingerprint
 
+    inputs = [p for p in (peft_dir, base_bundle, base_model) if p is not None]
+    check_output(out_dir, ADAPTER_MANIFEST, inputs=inputs, force=force, what="adapter bundle")
     base = read_bundle_manifest(base_bundle)
     lora = base.get("lora") or {}
     if not lora.get("rank"):
@@ -123,11 +134,12 @@ def convert_adapter(peft_dir: Path, base_bundle: Path, out_dir: Path, adapter_id
     stray = sorted(set(state) - known)
     if stray:
         raise WebslmError(f"{peft_dir}: tensors with no slot in the base bundle, e.g. {stray[:3]}")
-    adapter_id = adapter_id or Path(peft_dir).name
+    adapter_id = check_artifact_id(adapter_id or Path(peft_dir).resolve().name, "adapter id")
     run_manifest = Path(peft_dir) / "webslm-run.json"
     if domain is None and run_manifest.is_file():
-        domain = json.loads(run_manifest.read_text()).get("domain")
-    with atomic_dir(Path(out_dir)) as tmp:
+        domain = read_json_object(run_manifest).get("domain")
+    with atomic_dir(Path(out_dir), ADAPTER_MANIFEST, inputs=[*inputs, base_dir], force=force,
+                    what="adapter bundle") as tmp:
         cache = write_tensor_cache(tmp, tensors, prefix="adapter_shard")
         write_json(tmp / ADAPTER_MANIFEST, {
             "format": ADAPTER_FORMAT,

@@ -13,8 +13,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from webslm.artifacts import BUNDLE_MANIFEST
-from webslm.atomic import atomic_dir, write_json
+from webslm.artifacts import BUNDLE_MANIFEST, check_artifact_id
+from webslm.atomic import atomic_dir, check_output, write_json
 from webslm.base_model import resolve_model
 from webslm.digest import sha256_file
 from webslm.errors import WebslmError
@@ -47,7 +47,7 @@ def _check_quantizable(cfg, quant) -> None:
 
 def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1", *, opt: str = "O1",
                   model_id: str | None = None, context_window_size: int | None = None,
-                  prefill_chunk_size: int | None = None, lora_rank: int = 0) -> Path:
+                  prefill_chunk_size: int | None = None, lora_rank: int = 0, force: bool = False) -> Path:
     from transformers import AutoTokenizer
 
     from convert.chat_config import chat_config
@@ -63,17 +63,18 @@ def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1
     except ValueError as e:
         raise WebslmError(str(e)) from None
     model_dir = Path(resolve_model(model))
+    out_dir = Path(out_dir)
+    check_output(out_dir, BUNDLE_MANIFEST, inputs=[model_dir], force=force, what="model bundle")
     cfg = read_decoder_config(model_dir, context_window_size, prefill_chunk_size)
     _check_quantizable(cfg, quant)
-    model_id = model_id or f"{model_dir.name}-{quant.name}"
+    model_id = check_artifact_id(model_id or f"{model_dir.name}-{quant.name}", "model id")
     if not (model_dir / "tokenizer.json").is_file():
         raise WebslmError(f"{model_dir}: no tokenizer.json; web-llm needs the fast tokenizer file")
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    out_dir = Path(out_dir)
     timings: dict[str, float] = {}
     target = webgpu_target()
     started = time.monotonic()
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, BUNDLE_MANIFEST, inputs=[model_dir], force=force, what="model bundle") as tmp:
         with _phase("load", timings):
             state = load_hf_state(model_dir)
         with _phase("build IR", timings):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from convert.quantize import QUANTIZATIONS
+from webslm.artifacts import check_artifact_id
 from webslm.base_model import DEFAULT_MODEL
 
 DEFAULT_BUNDLES_DIR = Path("artifacts/bundles")
@@ -28,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("--lora-rank", type=int, default=0,
                    help="compile a runtime LoRA branch of this rank (per projection) on q/k/v/o/gate/up/down; "
                         "adapters of rank <= this swap in the browser without recompiling (0 = none)")
+    p.add_argument("--force", action="store_true", help="replace --out if it holds a previous bundle")
     p.set_defaults(run=_run_convert)
     register_adapter(sub)
 
@@ -37,11 +39,11 @@ def _run_convert(args) -> int:
     from webslm.base_model import resolve_model
 
     model_dir = Path(resolve_model(args.model))
-    model_id = args.model_id or f"{model_dir.name}-{args.quantization}"
+    model_id = check_artifact_id(args.model_id or f"{model_dir.name}-{args.quantization}", "--model-id")
     out = args.out or DEFAULT_BUNDLES_DIR / model_id
     convert_model(model_dir, out, args.quantization, opt=args.opt, model_id=model_id,
                   context_window_size=args.context_window, prefill_chunk_size=args.prefill_chunk,
-                  lora_rank=args.lora_rank)
+                  lora_rank=args.lora_rank, force=args.force)
     return 0
 
 
@@ -59,14 +61,18 @@ def register_adapter(sub) -> None:
     p.add_argument("--domain", default=None,
                    help="domain pack the adapter speaks (default: from the training run's webslm-run.json, "
                         "else cesium)")
+    p.add_argument("--force", action="store_true", help="replace --out if it holds a previous adapter bundle")
     p.set_defaults(run=_run_convert_adapter)
 
 
 def _run_convert_adapter(args) -> int:
     from convert.adapter import convert_adapter
+    from webslm.domain import load_domain
 
-    adapter_id = args.adapter_id or args.peft_dir.resolve().name
+    adapter_id = check_artifact_id(args.adapter_id or args.peft_dir.resolve().name, "--adapter-id")
+    if args.domain is not None:
+        load_domain(args.domain)  # an unknown domain fails here, not silently in `webslm serve`
     out = args.out or Path("artifacts/adapters") / adapter_id
-    convert_adapter(args.peft_dir, args.base, out, adapter_id, args.base_model, args.domain)
+    convert_adapter(args.peft_dir, args.base, out, adapter_id, args.base_model, args.domain, force=args.force)
     print(f"wrote {out}")
     return 0

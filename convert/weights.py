@@ -20,18 +20,28 @@ FUSED = {
 
 def load_hf_state(model_dir: Path) -> dict[str, np.ndarray]:
     """All tensors of a safetensors checkpoint (sharded or not) as float32 numpy arrays."""
-    import torch
-    from safetensors.torch import load_file
-
     model_dir = Path(model_dir)
     files = sorted(model_dir.glob("*.safetensors"))
     if not files:
         raise WebslmError(f"{model_dir}: no *.safetensors weights (save the model with safe_serialization=True)")
     state = {}
     for f in files:
-        for name, tensor in load_file(str(f)).items():
-            state[name] = tensor.to(torch.float32).numpy()
+        state.update(read_safetensors(f))
     return state
+
+
+def read_safetensors(path: Path) -> dict[str, np.ndarray]:
+    """Every tensor of one .safetensors file as float32 numpy (read through torch: numpy has no bfloat16)."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path))
+    except SafetensorError as e:
+        raise WebslmError(f"{path}: not a readable safetensors file ({e}); is it complete? Save or download it "
+                          "again") from None
+    return {name: tensor.to(torch.float32).numpy() for name, tensor in tensors.items()}
 
 
 def _source_names(layer: str, kind: str) -> list[str]:

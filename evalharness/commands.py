@@ -137,7 +137,11 @@ def run_eval(args) -> int:
         args.backend = "endpoint"
     domain = load_domain(args.domain)
     from evalharness.predict import load_examples
+    from evalharness.report import REPORT_FILE
+    from webslm.atomic import check_output
 
+    # a previous evaluation is marked by its report (written last); anything else in --out is not ours to overwrite
+    check_output(args.out, REPORT_FILE, inputs=[args.test_file], force=args.force, what="evaluation")
     load_examples(args.test_file, domain.system_prompt, args.limit)  # bad test files fail before models load
     module = _backend_module(args.backend)
     if module is None:
@@ -166,9 +170,7 @@ def run_eval(args) -> int:
 def run_serve_api(args) -> int:
     from evalharness.serve_api import serve
 
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: serving on {args.host}, reachable from other machines; there is no authentication")
-    serve(args.model, args.adapter, args.host, args.port, args.device)
+    serve(args.model, args.adapter, args.host, args.port, args.device, args.allow_remote)
     return 0
 
 
@@ -176,6 +178,7 @@ def register(sub) -> None:
     e = sub.add_parser("eval", help="evaluate a model on a test file (torch, an OpenAI-compatible endpoint, ...)")
     e.add_argument("test_file", type=Path, metavar="TEST.jsonl", help="seed or chat records")
     e.add_argument("--out", type=Path, required=True, help="directory for predictions.jsonl, metrics.json, report.md")
+    e.add_argument("--force", action="store_true", help="replace --out if it holds a previous evaluation")
     e.add_argument("--backend", default="torch", choices=list(BACKEND_MODULES), help="(torch)")
     e.add_argument("--model", default=None, help="model: 'default', a local HF dir, or a hub id "
                                                  "(default: the adapter's base, else 'default')")
@@ -214,5 +217,6 @@ def register(sub) -> None:
     s.add_argument("--adapter", type=Path, default=None, help="LoRA adapter directory (merged at load)")
     s.add_argument("--host", default="127.0.0.1", help="(127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, default=8001)
+    s.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host (no authentication)")
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     s.set_defaults(run=run_serve_api)

@@ -53,6 +53,8 @@ def write_parity(out: Path, name_a: str, name_b: str, tokenizer) -> dict:
     if result["first_divergence_min"] is not None:
         line += (f"; where they differ, the first divergent token is at position "
                  f"{result['first_divergence_min']} at the earliest (median {result['first_divergence_median']})")
-    report = Path(out) / "report.md"
+    from evalharness.report import REPORT_FILE
+
+    report = Path(out) / REPORT_FILE
     atomic.write_text(report, report.read_text() + line + ".\n")
     return result

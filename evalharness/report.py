@@ -9,6 +9,8 @@ from webslm import atomic
 LABELS = {"valid_json": "valid JSON", "schema_valid": "schema-valid call", "right_tool": "right tool",
           "right_args": "right arguments", "exact_match": "exact match"}
 
+REPORT_FILE = "report.md"  # written last: marks a finished evaluation folder
+
 
 def _pct(x) -> str:
     return f"{100 * x:.1f} %" if isinstance(x, (int, float)) else "—"
@@ -115,5 +117,5 @@ def write_report(out: Path, runs: dict[str, dict], info: dict[str, dict], title:
     text = render_markdown(runs, info, title, "metrics.png")
     if rows_by_run and write_speed_chart(runs, rows_by_run, out / "speed.png"):
         text += "\n![engine speed](speed.png)\n"
-    atomic.write_text(out / "report.md", text)
-    return out / "report.md"
+    atomic.write_text(out / REPORT_FILE, text)
+    return out / REPORT_FILE

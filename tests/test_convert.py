@@ -166,7 +166,7 @@ def test_bundle_weights_are_the_quantized_checkpoint(tiny_bundle):
     np.testing.assert_array_equal(weights["model.norm.weight"], state["model.norm.weight"])
 
 
-def test_failed_conversion_leaves_the_previous_bundle_untouched(tiny_bundle, monkeypatch):
+def test_a_failed_forced_conversion_leaves_the_previous_bundle_untouched(tiny_bundle, monkeypatch):
     import convert.compile
     from convert.bundle import convert_model
 
@@ -178,6 +178,6 @@ def test_failed_conversion_leaves_the_previous_bundle_untouched(tiny_bundle, mon
 
     monkeypatch.setattr(convert.compile, "compile_executable", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        convert_model(src, bundle, "q4f32_1", model_id="tiny-qwen2-q4f32_1")
+        convert_model(src, bundle, "q4f32_1", model_id="tiny-qwen2-q4f32_1", force=True)
     assert sorted(p.name for p in bundle.iterdir()) == before
     assert not [p for p in bundle.parent.iterdir() if p.name.startswith(".bundle.")]

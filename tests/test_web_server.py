@@ -25,10 +25,10 @@ def server(tmp_path_factory):
         yield served
 
 
-def get(server, path, headers=None):
-    """A raw GET: http.client sends the path byte for byte (no '..' folding, no re-encoding)."""
+def get(server, path, headers=None, method="GET"):
+    """A raw GET (or `method`): http.client sends the path byte for byte (no '..' folding, no re-encoding)."""
     conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
-    conn.request("GET", path, headers=headers or {})
+    conn.request(method, path, headers=headers or {})
     resp = conn.getresponse()
     body = resp.read()
     conn.close()
@@ -151,6 +151,54 @@ def test_api_domain_matches_the_domain_pack(server):
     assert "emission_schema" not in payload  # the page's rulebook derives it from the tools
     assert payload["system_prompt"] == domain.system_prompt
     assert {k: v["parameters"] for k, v in payload["tools"].items()} == {k: t.parameters for k, t in domain.tools.items()}
+
+
+@pytest.mark.parametrize("path", [
+    "/", "/static/app.js", "/cesium/Cesium.js", "/vendor/web-llm/index.js", "/api/domain", "/api/domains",
+    "/api/domains/cesium", "/domain/gazetteer.json", "/api/models", "/api/adapters",
+    "/models/tiny-q4f32_1/resolve/main/params_shard_0.bin",
+])
+def test_head_is_answered_wherever_get_is(server, path):
+    """curl -I, link checkers and caches send HEAD: the GET's status and headers, no body."""
+    status, headers, body = get(server, path)
+    head_status, head_headers, head_body = get(server, path, method="HEAD")
+    assert head_status == status == 200 and head_body == b"", path
+    for name in ("content-type", "content-length", "cache-control"):
+        assert head_headers.get(name) == headers.get(name), (path, name)
+
+
+def test_head_on_a_missing_file_is_404(server):
+    assert get(server, "/static/missing.js", method="HEAD")[0] == 404
+    assert get(server, "/static/../server.py", method="HEAD")[0] == 404
+
+
+@pytest.mark.parametrize("host, status", [
+    ("localhost", 200), ("LocalHost:{port}", 200), ("127.0.0.1:{port}", 200), ("[::1]:{port}", 200),
+    ("evil.example", 400), ("evil.example:{port}", 400), ("localhost.evil.example", 400), ("127.0.0.1.nip.io", 400),
+    ("127.0.0.2", 400), ("[::1]x", 400), ("localhost:port", 400), ("", 400),
+])
+def test_only_loopback_host_headers_are_answered(server, host, status):
+    """DNS rebinding: a page on evil.example that points its name at 127.0.0.1 reaches this server, but its
+    requests still carry Host: evil.example."""
+    code, _, body = get(server, "/api/models", headers={"Host": host.format(port=server.port)})
+    assert code == status, (host, body)
+    if status == 400:
+        text = body.decode()
+        assert "Host header" in text and f"http://127.0.0.1:{server.port}/" in text and "--allow-remote" in text
+
+
+def test_the_host_given_with_allow_remote_is_answered_too():
+    from fastapi.testclient import TestClient
+
+    from web.server import create_app
+
+    named = TestClient(create_app(None, host="192.168.1.5"))
+    assert named.get("/api/domain", headers={"Host": "192.168.1.5:8000"}).status_code == 200
+    assert named.get("/api/domain", headers={"Host": "localhost:8000"}).status_code == 200
+    assert named.get("/api/domain", headers={"Host": "evil.example"}).status_code == 400
+    # bound to every interface, clients use names this process cannot know: any Host is answered
+    every = TestClient(create_app(None, host="0.0.0.0"))
+    assert every.get("/api/domain", headers={"Host": "my-laptop.lan:8000"}).status_code == 200
 
 
 def test_serve_binds_loopback_by_default_and_refuses_other_hosts(monkeypatch, capsys):

@@ -19,7 +19,7 @@ def run_train(args) -> int:
     if flags.get("target_modules"):
         flags["target_modules"] = [m.strip() for m in flags["target_modules"].split(",") if m.strip()]
     config = make_config(args.config, **flags)
-    manifest = train_lora(config, resume=args.resume)
+    manifest = train_lora(config, resume=args.resume, force=args.force)
     print(f"wrote adapter to {config.out}: {manifest['steps']} steps, final loss {manifest['final_loss']:.4f}, "
           f"{manifest['seconds']:.0f} s (loss curve {Path(config.out) / 'loss.png'})")
     return 0
@@ -28,7 +28,7 @@ def run_train(args) -> int:
 def run_merge(args) -> int:
     from train.merge import merge_adapter
 
-    out = merge_adapter(args.adapter, args.out, args.model, args.base_weights)
+    out = merge_adapter(args.adapter, args.out, args.model, args.base_weights, force=args.force)
     print(f"wrote merged model to {out}")
     return 0
 
@@ -39,6 +39,7 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="adapter directory to write")
     p.add_argument("--config", type=Path, default=None, help="JSON or TOML file of settings (flags override it)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT/checkpoints")
+    p.add_argument("--force", action="store_true", help="train again into an OUT that holds a finished run")
     d = _DEFAULTS
     p.add_argument("--model", default=None, help=f"base model: 'default', a local HF dir or a hub id ({d.model})")
     p.add_argument("--domain", default=None, help=f"domain pack ({d.domain})")
@@ -78,6 +79,7 @@ def register(sub) -> None:
     m = sub.add_parser("merge", help="merge a LoRA adapter into its base model (a plain HF checkpoint)")
     m.add_argument("adapter", type=Path, metavar="ADAPTER", help="adapter directory from `webslm train`")
     m.add_argument("--out", type=Path, required=True, help="merged model directory to write")
+    m.add_argument("--force", action="store_true", help="replace --out if it holds a previous merge")
     m.add_argument("--model", default=None, help="base model (default: the one the adapter was trained on)")
     m.add_argument("--base-weights", default=None, choices=BASE_WEIGHTS,
                    help="merge into the float base or its q4 round trip (default: what the adapter was trained on)")

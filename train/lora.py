@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: spin-waiting threads make 2-core boxes 6-12x slower
 
 import dataclasses
+import shutil
 import json
 import time
 import tomllib
@@ -357,7 +358,7 @@ def release_large_blocks(threshold: int = 1 << 20) -> bool:
         return False
 
 
-def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict:
+def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True, force: bool = False) -> dict:
     """Fine-tune and write the adapter directory; returns the run manifest."""
     from convert.quantize import BASE_WEIGHTS
     from convert.weights import use_quantized_base
@@ -376,8 +377,15 @@ def train_lora(config: TrainConfig, resume: bool = False, progress: bool = True)
     checkpoint = latest_checkpoint(out) if resume else None
     if resume and checkpoint is None:
         print(f"--resume: no checkpoint in {out / CHECKPOINTS}; starting from step 0", flush=True)
-    if not resume and (out / CHECKPOINTS).exists() and any((out / CHECKPOINTS).iterdir()):
-        raise WebslmError(f"{out} already holds checkpoints; pass --resume to continue that run, or choose a new --out")
+    if checkpoint is None and not in_worker():
+        old_checkpoints = (out / CHECKPOINTS).is_dir() and any((out / CHECKPOINTS).iterdir())
+        if old_checkpoints and not (out / RUN_MANIFEST).is_file():
+            raise WebslmError(f"{out} already holds checkpoints of an unfinished run; pass --resume to continue it, "
+                              "or choose a new --out")
+        atomic.check_output(out, RUN_MANIFEST, inputs=[Path(config.train_file)], force=force, what="training run",
+                            ignore=[CHECKPOINTS])
+        if old_checkpoints:
+            shutil.rmtree(out / CHECKPOINTS)  # --force on a finished run of ours: its checkpoints go with it
     model_path = resolve_model(config.model)
     device = pick_device(config.device)
     if config.workers > 1 and not in_worker():

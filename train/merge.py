@@ -40,17 +40,20 @@ def load_with_adapter(model: str | Path, adapter: Path | None = None, dtype=None
     return PeftModel.from_pretrained(base, str(adapter)), tokenizer
 
 
-def merge_adapter(adapter: Path, out: Path, model: str | None = None, base_weights: str | None = None) -> Path:
+def merge_adapter(adapter: Path, out: Path, model: str | None = None, base_weights: str | None = None,
+                  force: bool = False) -> Path:
     """base_weights: the base the adapter is merged into; default the one it was trained against."""
     from train.lora import adapter_base_model, adapter_base_weights, read_run_manifest
 
     started = time.time()
     adapter = Path(adapter)
     base = model or adapter_base_model(adapter)
+    inputs = [adapter] + ([Path(base)] if Path(base).exists() else [])
+    atomic.check_output(out, MERGE_MANIFEST, inputs=inputs, force=force, what="merged model")
     base_weights = base_weights or adapter_base_weights(adapter)
     peft_model, tokenizer = load_with_adapter(base, adapter, base_weights=base_weights)
     merged = peft_model.merge_and_unload()
-    with atomic.atomic_dir(Path(out)) as tmp:
+    with atomic.atomic_dir(Path(out), MERGE_MANIFEST, inputs=inputs, force=force, what="merged model") as tmp:
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         atomic.write_json(tmp / MERGE_MANIFEST, {

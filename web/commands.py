@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 from webslm import REPO_ROOT
 from webslm.errors import WebslmError
+from webslm.serving import check_bind_host, check_port_free
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MODELS_DIR = REPO_ROOT / "artifacts" / "bundles"
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+PAGE_EXPOSES = "the page and the model bundles (browsers give WebGPU only to https pages and to localhost)"
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, models_dir: Path | None = DEFAULT_MODELS_DIR,
@@ -30,16 +22,12 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, models_dir: Path |
 
     from web.server import create_app, find_adapters, find_bundles, load_domains
 
-    if not is_loopback(host) and not allow_remote:
-        raise WebslmError(f"--host {host} is not a loopback address; add --allow-remote to serve other machines "
-                          f"(the page then needs https or a browser flag for WebGPU)")
-    if not is_loopback(host):
-        print(f"WARNING: serving on {host}: anyone who can reach this machine can load the page and the model "
-              f"bundles. Browsers only give WebGPU to https pages or to localhost.", flush=True)
+    check_bind_host(host, allow_remote, PAGE_EXPOSES)
+    check_port_free(host, port)
     if models_dir is not None and not Path(models_dir).is_dir():
         print(f"note: models dir {models_dir} does not exist yet; the page works without a model "
               f"(type tool calls as JSON)", flush=True)
-    app = create_app(models_dir, domain)
+    app = create_app(models_dir, domain, host)
     default_domain, domains = load_domains(domain)
     bundles = find_bundles(models_dir)
     adapters = find_adapters(models_dir)
@@ -61,6 +49,9 @@ def run_demo(args) -> int:
     from webslm.pipeline import pipeline_config, run_pipeline
 
     config = pipeline_config(args)
+    # every flag is checked before the first step: the pipeline takes ~25 minutes before it serves anything
+    check_bind_host(args.host, args.allow_remote, PAGE_EXPOSES, warn=False)
+    check_port_free(args.host, args.port)
     models_dir = config.workdir / "bundles"
     if not args.skip_pipeline:
         models_dir = run_pipeline(config)

@@ -18,10 +18,11 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from webslm.artifacts import ADAPTER_MANIFEST, BUNDLE_MANIFEST
+from webslm.artifacts import ADAPTER_MANIFEST, BUNDLE_MANIFEST, is_artifact_id
 from webslm import REPO_ROOT
 from webslm.domain import DOMAINS_DIR, Domain, load_domain
 from webslm.errors import WebslmError
+from webslm.serving import finish_server_app, serve_in_thread
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 CESIUM_DIR = REPO_ROOT / "node_modules" / "cesium" / "Build" / "Cesium"
@@ -63,7 +64,6 @@ LIBRARY_CACHE = "public, max-age=86400"                 # node_modules files cha
 IMMUTABLE = "public, max-age=31536000, immutable"       # model files under a revision URL: a re-export changes it
 
 _SEGMENT_OK = re.compile(r"^[A-Za-z0-9_.+@\-]+$")
-_MODEL_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
 def safe_file(root: Path, rel: str) -> Path:
@@ -136,7 +136,7 @@ def _scan(models_dir: Path | None, manifest_name: str, id_key: str, usable) -> d
         except (OSError, ValueError, KeyError, TypeError) as e:
             print(f"webslm serve: skipping {manifest_path}: {e!r}", flush=True)
             continue
-        if not _MODEL_ID_OK.match(item_id) or not ok:
+        if not is_artifact_id(item_id) or not ok:
             print(f"webslm serve: skipping {manifest_path}: bad {id_key} {item_id!r} or missing files", flush=True)
             continue
         found.setdefault(item_id, ModelBundle(item_id, root.resolve(), manifest))
@@ -166,16 +166,16 @@ def load_domains(default: str | Path = "cesium") -> tuple[Domain, dict[str, Doma
         except (WebslmError, OSError, ValueError, KeyError) as e:
             print(f"webslm serve: skipping domain pack {root}: {e}", flush=True)
             continue
-        if not _MODEL_ID_OK.match(dom.name):
+        if not is_artifact_id(dom.name):
             print(f"webslm serve: skipping domain pack {root}: bad name {dom.name!r}", flush=True)
             continue
         domains.setdefault(dom.name, dom)
     return default_domain, domains
 
 
-def create_app(models_dir: Path | None = None, domain: str | Path = "cesium") -> FastAPI:
-    """The demo app. `models_dir` is rescanned on every /api/models call, so bundles written while the server runs
-    show up on the next page load."""
+def create_app(models_dir: Path | None = None, domain: str | Path = "cesium", host: str = "127.0.0.1") -> FastAPI:
+    """The demo app, answering Host headers that name `host` or loopback. `models_dir` is rescanned on every
+    /api/models call, so bundles written while the server runs show up on the next page load."""
     dom, domains = load_domains(domain)
     payload = domain_payload(dom, "/domain/gazetteer.json")
     payloads = {name: domain_payload(d) for name, d in domains.items()}
@@ -287,6 +287,7 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium") ->
     async def not_found(request: Request, exc):
         return Response("not found\n", status_code=404, media_type="text/plain")
 
+    finish_server_app(app, host)
     return app
 
 
@@ -301,27 +302,5 @@ class ServedApp:
 @contextlib.contextmanager
 def running_server(models_dir: Path | None = None, domain: str = "cesium", host: str = "127.0.0.1"):
     """Serve `create_app` on a free loopback port from a background thread (tests, harness, benchmarks)."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(models_dir, domain), host=host, port=port, log_level="warning",
-                            lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"webslm-serve-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"test server on {host}:{port} did not start")
-        time.sleep(0.02)
-    try:
+    with serve_in_thread(create_app(models_dir, domain, host), host) as port:
         yield ServedApp(f"http://{host}:{port}", host, port, models_dir)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

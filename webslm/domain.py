@@ -11,6 +11,7 @@ from pathlib import Path
 
 from webslm import REPO_ROOT
 from webslm.errors import Problem, WebslmError
+from webslm.strict_json import read_json_object
 
 DOMAINS_DIR = REPO_ROOT / "domains"
 DEFAULT_DOMAIN = "cesium"
@@ -74,11 +75,11 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
     if not manifest_path.is_file():
         known = sorted(p.name for p in DOMAINS_DIR.iterdir() if (p / "domain.json").is_file())
         raise WebslmError(f"no domain pack at {name_or_path!r} (looked for {manifest_path}); known domains: {known}")
-    meta = _read_json(manifest_path)
+    meta = read_json_object(manifest_path)
     tools: dict[str, Tool] = {}
     paths: dict[str, Path] = {}
     for path in sorted((root / meta.get("tools_dir", "tools")).glob("*.json")):
-        spec = _read_json(path)
+        spec = read_json_object(path)
         for key in ("name", "parameters"):
             if key not in spec:
                 raise WebslmError(f"{path}: tool schema lacks '{key}'")
@@ -116,10 +117,3 @@ def _check_marks(domain: Domain, paths: dict[str, Path]) -> None:
         raise WebslmError(f"{domain.root}: a tool schema does not compile: {str(e).split(': ', 1)[1].splitlines()[0]}") from None
     for problem in rules.tool_problems:
         raise WebslmError(f"{paths[problem['tool']]}: {problem['field']} {problem['message']}")
-
-
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise WebslmError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None

@@ -71,7 +71,7 @@ def install_lavapipe(progress=print) -> Path:
         raise WebslmError(f"lavapipe: {KEYRING} missing (`apt-get install debian-archive-keyring`)")
     final = lavapipe_dir()
     progress(f"lavapipe: fetching {', '.join(PACKAGES)} from {SUITE} into {final}")
-    with atomic_dir(final) as tmp:
+    with atomic_dir(final, ICD_NAME, force=True, what="lavapipe cache") as tmp:
         state = tmp / "apt"
         for sub in ("lists/partial", "cache/archives/partial", "debs"):
             (state / sub).mkdir(parents=True)

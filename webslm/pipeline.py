@@ -114,6 +114,20 @@ def add_pipeline_arguments(parser) -> None:
 
 
 def pipeline_config(args) -> PipelineConfig:
-    return PipelineConfig(workdir=args.workdir, examples=args.examples, train_steps=args.train_steps,
-                          lora_rank=args.lora_rank, quantizations=tuple(q for q in args.quantizations.split(",") if q),
-                          evaluate=args.evaluate)
+    """The flags as a config, every value checked here: a bad one fails before the first (long) step runs."""
+    from convert.quantize import QUANTIZATIONS
+
+    for flag, value in (("--examples", args.examples), ("--train-steps", args.train_steps),
+                        ("--lora-rank", args.lora_rank)):
+        if value < 1:
+            raise WebslmError(f"{flag} {value}: must be at least 1")
+    quantizations = tuple(q.strip() for q in args.quantizations.split(",") if q.strip())
+    unknown = [q for q in quantizations if q not in QUANTIZATIONS]
+    if not quantizations or unknown:
+        raise WebslmError(f"--quantizations {args.quantizations!r}: expected a comma-separated list of "
+                          f"{', '.join(QUANTIZATIONS)}")
+    workdir = Path(args.workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise WebslmError(f"--workdir {workdir}: exists and is not a folder")
+    return PipelineConfig(workdir=workdir, examples=args.examples, train_steps=args.train_steps,
+                          lora_rank=args.lora_rank, quantizations=quantizations, evaluate=args.evaluate)

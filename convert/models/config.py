@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from webslm.errors import WebslmError
+from webslm.strict_json import read_json_object
 
 # model_type in config.json -> does q/k/v projection carry a bias by default
 SUPPORTED_ARCHITECTURES = {"llama": False, "qwen2": True}
@@ -38,13 +38,15 @@ def read_decoder_config(model_dir: Path, context_window_size: int | None = None,
     path = Path(model_dir) / "config.json"
     if not path.is_file():
         raise WebslmError(f"{model_dir}: no config.json; pass a Hugging Face model directory")
-    cfg = json.loads(path.read_text())
+    cfg = read_json_object(path)
     model_type = cfg.get("model_type")
-    if model_type not in SUPPORTED_ARCHITECTURES:
+    if not isinstance(model_type, str) or model_type not in SUPPORTED_ARCHITECTURES:
         raise WebslmError(
             f"{path}: model_type {model_type!r} is not supported; supported architectures: "
             f"{', '.join(SUPPORTED_ARCHITECTURES)}")
     rope = cfg.get("rope_scaling") or cfg.get("rope_parameters") or {}
+    if not isinstance(rope, dict):
+        raise WebslmError(f"{path} [rope_scaling]: must be an object, got {rope!r}")
     rope_type = rope.get("rope_type", rope.get("type", "default"))
     if rope_type not in ("default", None):
         raise WebslmError(f"{path}: rope_scaling type {rope_type!r} is not supported (only plain RoPE)")
@@ -53,19 +55,31 @@ def read_decoder_config(model_dir: Path, context_window_size: int | None = None,
     rope_theta = cfg.get("rope_theta") or rope.get("rope_theta")
     if rope_theta is None:
         raise WebslmError(f"{path}: no rope_theta (nor rope_parameters.rope_theta)")
-    heads = cfg["num_attention_heads"]
-    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // heads
-    window = min(context_window_size or 2048, cfg.get("max_position_embeddings", 2048))
+    if isinstance(rope_theta, bool) or not isinstance(rope_theta, (int, float)) or rope_theta <= 0:
+        raise WebslmError(f"{path} [rope_theta]: must be a positive number, got {rope_theta!r}")
+
+    def size(key: str, default: int | None = None) -> int:
+        """A positive integer of the config; `default` None means a config.json of this architecture must have it."""
+        value = cfg.get(key, default)
+        if value is None:
+            raise WebslmError(f"{path}: no {key!r}; a {model_type} config.json has it (is the file complete?)")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise WebslmError(f"{path} [{key}]: must be a positive integer, got {value!r}")
+        return value
+
+    heads = size("num_attention_heads")
+    hidden = size("hidden_size")
+    window = min(context_window_size or 2048, size("max_position_embeddings", 2048))
     chunk = min(prefill_chunk_size or 512, window)
     return DecoderConfig(
         model_type=model_type,
-        vocab_size=cfg["vocab_size"],
-        hidden_size=cfg["hidden_size"],
-        intermediate_size=cfg["intermediate_size"],
-        num_hidden_layers=cfg["num_hidden_layers"],
+        vocab_size=size("vocab_size"),
+        hidden_size=hidden,
+        intermediate_size=size("intermediate_size"),
+        num_hidden_layers=size("num_hidden_layers"),
         num_attention_heads=heads,
-        num_key_value_heads=cfg.get("num_key_value_heads", heads),
-        head_dim=head_dim,
+        num_key_value_heads=size("num_key_value_heads", heads),
+        head_dim=size("head_dim") if cfg.get("head_dim") else hidden // heads,
         rms_norm_eps=cfg.get("rms_norm_eps", 1e-6),
         rope_theta=float(rope_theta),
         qkv_bias=cfg.get("attention_bias", SUPPORTED_ARCHITECTURES[model_type]),

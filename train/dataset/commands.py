@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from webslm.atomic import check_output
 from webslm.domain import DEFAULT_DOMAIN, load_domain
 from webslm.errors import WebslmError
 
@@ -17,6 +18,7 @@ def run_generate(args) -> int:
 
     if args.n < 1:
         raise WebslmError(f"-n must be at least 1, got {args.n}")
+    check_output(args.out, force=args.force, what="dataset")
     start = time.perf_counter()
     count = write_generated(load_domain(args.domain), args.n, args.seed, args.out, progress=True)
     seconds = time.perf_counter() - start
@@ -39,6 +41,7 @@ def run_verify(args) -> int:
 def run_convert(args) -> int:
     from train.dataset.records import convert_file
 
+    check_output(args.out, inputs=[args.file], force=args.force, what="dataset")
     count = convert_file(args.file, args.out, args.to, load_domain(args.domain).system_prompt)
     print(f"wrote {count} {args.to} records to {args.out}")
     return 0
@@ -53,7 +56,7 @@ def run_split(args) -> int:
         from train.dataset.generate import load_templates
 
         keep = frozenset(t["id"] for t in load_templates(domain)["templates"] if t.get("holdout") is False)
-    manifest = split_file(args.file, args.out, seed=args.seed, validation=args.validation,
+    manifest = split_file(args.file, args.out, force=args.force, seed=args.seed, validation=args.validation,
                           holdout_places=args.holdout_places, holdout_templates=args.holdout_templates,
                           keep_templates=keep)
     counts = ", ".join(f"{k} {v}" for k, v in manifest["counts"].items())
@@ -67,6 +70,7 @@ def run_import_xlam(args) -> int:
     from train.dataset.records import write_records
     from train.dataset.xlam import import_xlam
 
+    check_output(args.out, inputs=[args.file], force=args.force, what="dataset")
     records, skipped = import_xlam(args.file, load_domain(args.domain))
     write_records(args.out, records)
     for row in skipped[:args.show_skipped]:
@@ -81,8 +85,9 @@ def run_import_xlam(args) -> int:
 
 
 def run_stats(args) -> int:
-    from train.dataset.stats import write_stats
+    from train.dataset.stats import STATS_MANIFEST, write_stats
 
+    check_output(args.out, STATS_MANIFEST, inputs=[args.file], force=args.force, what="stats folder")
     stats = write_stats(args.file, args.out, load_domain(args.domain), args.tokenizer)
     tools = ", ".join(f"{t} {n}" for t, n in stats["tools"].items())
     print(f"{stats['records']} records ({tools}); wrote {args.out}/stats.json, stats.csv, tools.png")
@@ -93,9 +98,12 @@ def register(sub) -> None:
     data = sub.add_parser("data", help="dataset: generate, verify, convert, split, import-xlam, stats")
     verbs = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
 
-    def verb(name, help_text, run):
+    def verb(name, help_text, run, writes=True):
         p = verbs.add_parser(name, help=help_text)
         p.add_argument("--domain", default=DEFAULT_DOMAIN, help=f"domain pack name or folder (default {DEFAULT_DOMAIN})")
+        if writes:
+            p.add_argument("--force", action="store_true",
+                           help="replace an existing --out (only a file, or a previous output of this verb)")
         p.set_defaults(run=run)
         return p
 
@@ -105,7 +113,7 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="output .jsonl (seed format with 'meta')")
 
     p = verb("verify", "check records against the tool contract; lists every problem as file:line [field]",
-             run_verify)
+             run_verify, writes=False)
     p.add_argument("files", type=Path, nargs="+", metavar="FILE", help="seed or chat .jsonl files")
 
     p = verb("convert", "seed <-> OpenAI chat format (lossless both ways)", run_convert)

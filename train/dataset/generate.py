@@ -29,6 +29,7 @@ from pathlib import Path
 
 from webslm.domain import Domain
 from webslm.errors import WebslmError
+from webslm.strict_json import read_json_object
 from webslm.rulebook import Gazetteer, Place, RuleError, constant, parse_when
 
 TEMPLATES_FORMAT = "webslm-templates/1"
@@ -105,10 +106,7 @@ def load_templates(domain: Domain) -> dict:
     path = domain.templates_path
     if path is None or not path.is_file():
         raise WebslmError(f"domain {domain.name!r} has no phrase templates (domain.json 'templates_file' -> {path})")
-    try:
-        spec = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise WebslmError(f"{path}:{e.lineno}:{e.colno}: invalid JSON: {e.msg}") from None
+    spec = read_json_object(path)
     if spec.get("format") != TEMPLATES_FORMAT:
         raise WebslmError(f"{path}: 'format' must be {TEMPLATES_FORMAT!r}")
     both = sorted(set(spec.get("phrases", {})) & set(spec.get("slots", {})))

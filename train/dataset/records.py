@@ -9,13 +9,13 @@ conversion untouched, so seed -> chat -> seed gives back the same lines.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from webslm import atomic
 from webslm.errors import Problem, WebslmError
+from webslm.strict_json import JSONInputError, parse_json
 
 SEED_KEYS = ("instruction", "output")
 CHAT_KEY = "messages"
@@ -68,9 +68,9 @@ def read_lines(path: Path) -> Iterator[Line]:
             yield Line(where, None, Problem(where, "", "blank line; JSONL needs one JSON object per line"))
             continue
         try:
-            record = json.loads(text)
-        except json.JSONDecodeError as e:
-            yield Line(where, None, Problem(where, "", f"invalid JSON at column {e.colno}: {e.msg}"))
+            record = parse_json(text, where)
+        except JSONInputError as e:
+            yield Line(where, None, e.problem)
             continue
         if not isinstance(record, dict):
             yield Line(where, None, Problem(where, "", f"a record must be a JSON object, got {type(record).__name__}"))
@@ -127,13 +127,25 @@ def chat_to_seed(record: dict, system_prompt: str, where: str = "") -> dict:
 def seed_view(record: dict) -> tuple[object, object, str, str]:
     """(instruction, output, instruction field name, output field name) of a seed or chat record."""
     if record_format(record) == "chat":
-        messages = record[CHAT_KEY]
+        messages = record[CHAT_KEY] if isinstance(record[CHAT_KEY], list) else []
         user = next((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "user"), None)
         asst = next((i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("role") == "assistant"), None)
         return (messages[user].get("content") if user is not None else None,
                 messages[asst].get("content") if asst is not None else None,
                 f"messages[{user}].content", f"messages[{asst}].content")
     return record.get("instruction"), record.get("output"), "instruction", "output"
+
+
+def parse_output(record: dict) -> object | None:
+    """The call a seed or chat record's output holds, or None when it is missing or not JSON as a browser reads it
+    (`webslm data verify` says why)."""
+    _, output, _, _ = seed_view(record)
+    if not isinstance(output, str):
+        return None
+    try:
+        return parse_json(output)
+    except JSONInputError:
+        return None
 
 
 def convert_file(src: Path, dst: Path, to: str, system_prompt: str) -> int:

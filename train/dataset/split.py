@@ -14,7 +14,6 @@ records without meta fall back to the {"place": ...} strings of their output and
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -22,16 +21,20 @@ from pathlib import Path
 from webslm import atomic
 from webslm.domain import PLACE_KEY
 from webslm.errors import WebslmError
-from train.dataset.records import read_records, seed_view
+from train.dataset.records import parse_output, read_records
 
 SPLIT_FORMAT = "webslm-split/1"
 
 
+def _meta(record: dict) -> dict:
+    meta = record.get("meta")
+    return meta if isinstance(meta, dict) else {}
+
+
 def record_places(record: dict) -> list[str]:
-    meta = record.get("meta") or {}
+    meta = _meta(record)
     if isinstance(meta.get("places"), list):
-        return list(meta["places"])
-    _, output, _, _ = seed_view(record)
+        return [p for p in meta["places"] if isinstance(p, str)]
     found = []
 
     def walk(node):
@@ -44,23 +47,18 @@ def record_places(record: dict) -> list[str]:
             for v in node:
                 walk(v)
 
-    try:
-        walk(json.loads(output))
-    except (TypeError, json.JSONDecodeError):
-        pass
+    walk(parse_output(record))
     return found
 
 
 def record_template(record: dict) -> str:
-    return str((record.get("meta") or {}).get("template", ""))
+    return str(_meta(record).get("template", ""))
 
 
 def record_tool(record: dict) -> str:
-    _, output, _, _ = seed_view(record)
-    try:
-        return json.loads(output).get("tool", "")
-    except (TypeError, json.JSONDecodeError, AttributeError):
-        return ""
+    call = parse_output(record)
+    tool = call.get("tool") if isinstance(call, dict) else None
+    return tool if isinstance(tool, str) else ""
 
 
 def _hash(seed: int, text: str) -> str:
@@ -126,11 +124,15 @@ def split_records(records: list[dict], seed: int = 1, validation: float = 0.05, 
     return splits, manifest
 
 
-def split_file(path: Path, out_dir: Path, **options) -> dict:
+SPLIT_MANIFEST = "split.json"
+
+
+def split_file(path: Path, out_dir: Path, force: bool = False, **options) -> dict:
+    atomic.check_output(out_dir, SPLIT_MANIFEST, inputs=[path], force=force, what="split")
     splits, manifest = split_records(read_records(path), **options)
     manifest["source"] = str(path)
-    with atomic.atomic_dir(Path(out_dir)) as tmp:
+    with atomic.atomic_dir(Path(out_dir), SPLIT_MANIFEST, inputs=[path], force=force, what="split") as tmp:
         for name, rows in splits.items():
             atomic.write_jsonl(tmp / f"{name}.jsonl", rows)
-        atomic.write_json(tmp / "split.json", manifest)
+        atomic.write_json(tmp / SPLIT_MANIFEST, manifest)
     return manifest

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from webslm import atomic
 from webslm.domain import COORDINATE_KEYS, PLACE_KEY, Domain
 from webslm.errors import WebslmError
-from train.dataset.records import read_records, seed_view
+from train.dataset.records import parse_output, read_records, seed_view
 
 # About four characters per token for English and JSON in BPE vocabularies of ~50k entries (SmolLM2, Qwen2.5);
 # good enough to size context windows without loading a tokenizer.
@@ -42,10 +41,9 @@ def dataset_stats(records: list[dict], domain: Domain, tokenizer=None) -> dict:
         if tokenizer is not None:
             lengths["instruction_tokens"].append(len(tokenizer.encode(instruction, add_special_tokens=False)))
             lengths["output_tokens"].append(len(tokenizer.encode(output, add_special_tokens=False)))
-        try:
-            call = json.loads(output)
-            tool, arguments = call["tool"], call["arguments"]
-        except (json.JSONDecodeError, KeyError, TypeError):
+        call = parse_output(r)
+        tool, arguments = (call.get("tool"), call.get("arguments")) if isinstance(call, dict) else (None, None)
+        if not isinstance(tool, str) or not isinstance(arguments, dict):
             unparsed += 1
             continue
         per_tool[tool] += 1
@@ -122,6 +120,9 @@ def write_tool_chart(path: Path, tools: dict[str, int], title: str) -> None:
     plt.close(fig)
 
 
+STATS_MANIFEST = "stats.json"  # written last: it marks a finished stats folder
+
+
 def write_stats(path: Path, out_dir: Path, domain: Domain, tokenizer_dir: Path | None = None) -> dict:
     tokenizer = None
     if tokenizer_dir is not None:
@@ -134,9 +135,9 @@ def write_stats(path: Path, out_dir: Path, domain: Domain, tokenizer_dir: Path |
     stats = dataset_stats(read_records(path), domain, tokenizer)
     stats["source"] = str(path)
     out_dir = Path(out_dir)
-    atomic.write_json(out_dir / "stats.json", stats)
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows(stats_rows(stats))
     atomic.write_text(out_dir / "stats.csv", buf.getvalue())
     write_tool_chart(out_dir / "tools.png", stats["tools"], f"{Path(path).name}: {stats['records']} records per tool")
+    atomic.write_json(out_dir / STATS_MANIFEST, stats)
     return stats

@@ -7,18 +7,14 @@ the gazetteer, and the grounded call matches the tool schema.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from webslm.domain import Domain
 from webslm.errors import Problem
+from webslm.strict_json import JSONInputError, parse_json
 from train.dataset.records import CHAT_KEY, read_lines, record_format, seed_view
 
 BATCH = 512  # records per round trip to the rulebook
-
-
-def _not_json(constant: str):
-    raise ValueError(f"{constant} is not a JSON number (a browser's JSON.parse refuses it)")
 
 
 class RecordChecker:
@@ -66,13 +62,11 @@ class RecordChecker:
         if problems:
             return problems
         try:
-            call = json.loads(output_text, parse_constant=_not_json)
-        except json.JSONDecodeError as e:
-            return [Problem(where, output_field, f"not valid JSON at column {e.colno}: {e.msg}")]
-        except ValueError as e:
-            return [Problem(where, output_field, f"not valid JSON: {e}")]
-        except RecursionError:
-            return [Problem(where, output_field, "not valid JSON: nested too deeply")]
+            call = parse_json(output_text, where)
+        except JSONInputError as e:
+            inner = e.problem.field
+            field = f"{output_field}{'' if inner.startswith('[') else '.'}{inner}" if inner else output_field
+            return [Problem(where, field, f"not valid JSON: {e.reason}")]
         return call, output_field
 
     def check_output(self, call) -> list[Problem]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from webslm.domain import Domain
 from webslm.errors import WebslmError
+from webslm.strict_json import JSONInputError, parse_json, read_json_file
 from train.dataset.records import read_lines
 from train.dataset.verify import RecordChecker
 
@@ -35,9 +36,9 @@ def read_xlam_rows(path: Path) -> list[tuple[str, object]]:
         raise WebslmError(f"{path}: no such file") from None
     if head.startswith(b"["):
         try:
-            rows = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise WebslmError(f"{path}: not a JSON array of xLAM rows ({e})") from None
+            rows = read_json_file(path)
+        except JSONInputError as e:
+            raise WebslmError(f"{e}; expected a JSON array of xLAM rows") from None
         return [(f"{path}[{i}]", row) for i, row in enumerate(rows)]
     return [(line.where, line.record if line.problem is None else line.problem.message) for line in read_lines(path)]
 
@@ -51,9 +52,9 @@ def xlam_row_to_record(row, domain: Domain, checker: RecordChecker, where: str) 
     if not isinstance(query, str) or not query.strip():
         return None, "no 'query' text"
     try:
-        answers = json.loads(row["answers"]) if isinstance(row.get("answers"), str) else row.get("answers")
-    except json.JSONDecodeError as e:
-        return None, f"'answers' is not valid JSON ({e.msg})"
+        answers = parse_json(row["answers"]) if isinstance(row.get("answers"), str) else row.get("answers")
+    except JSONInputError as e:
+        return None, f"'answers' is not valid JSON ({e.reason})"
     if not isinstance(answers, list) or not answers:
         return None, "no answers"
     if len(answers) != 1:

@@ -46,7 +46,8 @@ def convert(work: Path, quantization: str, skip: bool) -> dict:
     if not (skip and (out / BUNDLE_MANIFEST).is_file()):
         say(f"convert SmolLM2-135M {quantization} -> {out}")
         began = time.perf_counter()
-        convert_model("default", out, quantization, model_id=f"smollm2-{quantization}")
+        # the bench's own work folder: a rerun replaces its previous bundle (and only a bundle)
+        convert_model("default", out, quantization, model_id=f"smollm2-{quantization}", force=True)
         say(f"  done in {time.perf_counter() - began:.1f} s")
     else:
         say(f"reuse {out} (--skip-convert)")

@@ -57,17 +57,19 @@ def main() -> int:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     timings = {}
+    # WORK is this benchmark's own folder: a rerun replaces its previous outputs (--force replaces only outputs of
+    # the same kind; anything else in WORK is still refused)
     with open(work / "log.txt", "w") as log:
         timings["generate"] = stage("generate", ["data", "generate", "--seed", str(args.seed), "-n", str(args.n),
-                                                 "--out", str(work / "all.jsonl")], log)
-        timings["split"] = stage("split", ["data", "split", str(work / "all.jsonl"), "--out", str(work / "split")], log)
+                                                 "--out", str(work / "all.jsonl"), "--force"], log)
+        timings["split"] = stage("split", ["data", "split", str(work / "all.jsonl"), "--out", str(work / "split"), "--force"], log)
         timings["train"] = stage("train", ["train", str(work / "split/train.jsonl"), "--out", str(work / "adapter"),
                                            *train_recipe(args.max_steps), "--save-steps", "25",
-                                           "--seed", str(args.seed), "--threads", str(args.threads)], log)
+                                           "--seed", str(args.seed), "--threads", str(args.threads), "--force"], log)
         timings["eval"] = stage("eval", ["eval", str(work / "split/test.jsonl"), "--adapter", str(work / "adapter"),
                                          "--compare", "--limit", str(args.eval_limit), "--max-new-tokens",
                                          str(args.max_new_tokens), "--out", str(work / "eval"), "--quiet",
-                                         "--threads", str(args.threads)], log)
+                                         "--threads", str(args.threads), "--force"], log)
     run = json.loads((work / "adapter/webslm-run.json").read_text())
     runs = json.loads((work / "eval/metrics.json").read_text())["runs"]
     base, tuned = runs["base+prompt"], runs["fine-tuned"]

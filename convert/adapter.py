@@ -13,6 +13,7 @@ import numpy as np
 from webslm.artifacts import ADAPTER_MANIFEST, check_artifact_id
 from webslm.atomic import atomic_dir, check_output, write_json
 from webslm.errors import WebslmError
+from webslm.runs import read_run_manifest
 from webslm.strict_json import read_json_object
 
 ADAPTER_FORMAT = "webslm-adapter/1"
@@ -24,7 +25,7 @@ SUPPORTED_TARGETS = {m for parts in LORA_PARTS.values() for m in parts}
 
 def read_peft_adapter(peft_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
     """adapter_config.json and the LoRA tensors, keyed like 'model.layers.0.self_attn.q_proj.lora_A'."""
-    from convert.weights import read_safetensors
+    from webslm.checkpoint import read_safetensors
 
     peft_dir = Path(peft_dir)
     config_path = peft_dir / "adapter_config.json"
@@ -103,7 +104,7 @@ def convert_adapter(peft_dir: Path, base_bundle: Path, out_dir: Path, adapter_id
     """`domain` (the skill the demo routes commands to) defaults to the one in the training run's manifest."""
     from webslm.artifacts import read_bundle_manifest
     from convert.tensor_cache import write_tensor_cache
-    from convert.weights import checkpoint_fingerprint
+    from webslm.checkpoint import checkpoint_fingerprint
 
     inputs = [p for p in (peft_dir, base_bundle, base_model) if p is not None]
     check_output(out_dir, ADAPTER_MANIFEST, inputs=inputs, force=force, what="adapter bundle")
@@ -135,9 +136,8 @@ def convert_adapter(peft_dir: Path, base_bundle: Path, out_dir: Path, adapter_id
     if stray:
         raise WebslmError(f"{peft_dir}: tensors with no slot in the base bundle, e.g. {stray[:3]}")
     adapter_id = check_artifact_id(adapter_id or Path(peft_dir).resolve().name, "adapter id")
-    run_manifest = Path(peft_dir) / "webslm-run.json"
-    if domain is None and run_manifest.is_file():
-        domain = read_json_object(run_manifest).get("domain")
+    if domain is None:
+        domain = read_run_manifest(peft_dir).get("domain")
     with atomic_dir(Path(out_dir), ADAPTER_MANIFEST, inputs=[*inputs, base_dir], force=force,
                     what="adapter bundle") as tmp:
         cache = write_tensor_cache(tmp, tensors, prefix="adapter_shard")

@@ -34,7 +34,7 @@ def _phase(name: str, timings: dict):
 def _check_quantizable(cfg, quant) -> None:
     if not quant.quantized:
         return
-    from convert.quantize import GROUP_SIZE
+    from webslm.q4 import GROUP_SIZE
 
     dims = {"hidden_size": cfg.hidden_size, "intermediate_size": cfg.intermediate_size,
             "num_attention_heads * head_dim": cfg.num_attention_heads * cfg.head_dim}
@@ -53,9 +53,10 @@ def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1
     from convert.chat_config import chat_config
     from convert.compile import build_ir_module, compile_executable, model_metadata, webgpu_target
     from convert.models.config import read_decoder_config
-    from convert.quantize import get_quantization
+    from webslm.q4 import get_quantization
     from convert.tensor_cache import write_tensor_cache
-    from convert.weights import checkpoint_fingerprint, load_hf_state, mlc_params
+    from convert.weights import mlc_params
+    from webslm.checkpoint import checkpoint_fingerprint, load_hf_state
     from convert.webruntime import export_webgpu_library
 
     try:

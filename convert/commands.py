@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convert.quantize import QUANTIZATIONS
+from webslm.q4 import QUANTIZATIONS
 from webslm.artifacts import check_artifact_id
 from webslm.base_model import DEFAULT_MODEL
 

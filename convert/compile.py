@@ -16,7 +16,7 @@ from tvm.target import Target
 
 from convert.models.config import DecoderConfig
 from convert.models.decoder import CausalLM
-from convert.quantize import Quantization
+from webslm.q4 import Quantization
 from convert.sampling import sampling_module
 
 # Functions web-llm looks up by name; everything else in the module is internal.

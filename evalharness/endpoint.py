@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
-from evalharness.predict import Generation
+from evalharness.predict import Generation, Run, answer_constraint
 from webslm.rulebook import request_of
 from webslm.errors import WebslmError
 
@@ -69,3 +70,14 @@ def endpoint_backend(url: str, model: str | None = None, max_tokens: int = 160, 
         return out
 
     return generate
+
+
+@contextlib.contextmanager
+def open_runs(args, domain):
+    """`eval --endpoint URL`: one run answered by an OpenAI-compatible server."""
+    if not args.endpoint:
+        raise WebslmError("--backend endpoint needs --endpoint URL")
+    schema, narrow = answer_constraint(args, domain)
+    generate = endpoint_backend(args.endpoint, args.endpoint_model, args.max_new_tokens, args.temperature,
+                                args.top_p, args.seed, json_mode=args.json_mode, schema=schema, narrow=narrow)
+    yield [Run("endpoint", generate, {"endpoint": args.endpoint})]

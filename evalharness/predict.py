@@ -8,12 +8,14 @@ A backend is a plain function `generate(list_of_messages) -> list[Generation]`, 
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from evalharness.metrics import summarize
+from evalharness.report import write_report
+from webslm import atomic
 from webslm.errors import WebslmError
 
 
@@ -62,7 +64,7 @@ class Example:
 
 def load_examples(path: Path, system_prompt: str, limit: int | None = None) -> list[Example]:
     """Seed or chat records -> examples; every unreadable record is reported before any model is loaded."""
-    from train.dataset.records import read_lines, seed_view
+    from webslm.records import read_lines, seed_view
     from webslm.errors import Problem, ProblemsError
 
     examples, problems = [], []
@@ -170,3 +172,46 @@ def _generate_rows(examples, references, run, domain, chunk, bar, rows) -> None:
             })
         if bar:
             bar.update(len(batch))
+
+
+def evaluate_runs(test_file: Path, out: Path, runs, domain, limit: int | None = None, chunk: int = 16,
+                  progress: bool = True) -> tuple[dict[str, dict], bool]:
+    """Every run on the same examples; returns (metrics per run, interrupted).
+
+    Ctrl-C keeps what is done: the interrupted run's finished examples are written and scored, and the runs after it
+    answer just those examples (quick references such as torch), so the report still compares like with like.
+    A second Ctrl-C stops at once.
+    """
+    examples = load_examples(test_file, domain.system_prompt, limit)
+    results, info, rows_by_run = {}, {}, {}
+    interruptions = 0
+    for run in runs:
+        try:
+            rows = evaluate(examples, run, domain, chunk=chunk, progress=progress)
+        except EvaluationInterrupted as stop:
+            rows, interruptions = stop.rows, interruptions + 1
+            print(f"interrupted: writing the {len(rows)} finished example(s) of {run.name}", flush=True)
+            if interruptions == 1 and run is not runs[-1]:
+                examples = examples[:len(rows)]
+                print(f"the other runs answer the same {len(rows)} example(s); Ctrl-C again to stop at once",
+                      flush=True)
+        rows_by_run[run.name] = rows
+        where = out if len(runs) == 1 else out / run.name
+        atomic.write_jsonl(where / "predictions.jsonl", rows)
+        metrics = summarize(rows)
+        atomic.write_json(where / "metrics.json", {"run": run.name, **run.info, "test_file": str(test_file), **metrics})
+        results[run.name], info[run.name] = metrics, run.info
+        if interruptions > 1:
+            break
+    if len(results) > 1:
+        atomic.write_json(out / "metrics.json", {"test_file": str(test_file), "runs": results})
+    write_report(out, results, info, rows_by_run=rows_by_run)
+    return results, interruptions > 0
+
+
+def answer_constraint(args, domain):
+    """(emission schema or None, per-request narrowing or None) from the eval flags, as the demo constrains answers:
+    the domain's schema narrowed to each request's evidence, unless --unconstrained / --no-copy-constraint."""
+    schema = None if args.unconstrained else domain.emission_schema()
+    narrow = domain.rules.narrow if schema is not None and args.copy_constraint else None
+    return schema, narrow

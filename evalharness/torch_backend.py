@@ -10,10 +10,15 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+import contextlib
 import time
 from dataclasses import dataclass
 
-from evalharness.predict import Generation
+from evalharness.predict import Generation, Run, answer_constraint
+from webslm.checkpoint import load_with_adapter
+from webslm.errors import WebslmError
+from webslm.prompting import conv_template_for
+from webslm.runs import adapter_base_model, adapter_base_weights, pick_device
 from webslm.rulebook import request_of
 
 
@@ -25,18 +30,9 @@ class Sampling:
     seed: int = 0
 
 
-def pick_device(name: str = "auto") -> str:
-    from train.lora import pick_device as pick
-
-    return pick(name)
-
-
 def load_model(model: str, adapter=None, device: str = "auto", base_weights: str = "float"):
     """(model, tokenizer, conv template) ready for generation; the adapter stays unmerged so `disable_adapter()`
     gives the base model without loading it twice. base_weights: 'float' or a q4 round trip (convert/weights.py)."""
-    from train.merge import load_with_adapter
-    from webslm.prompting import conv_template_for
-
     lm, tokenizer = load_with_adapter(model, adapter, base_weights=base_weights)
     lm.to(pick_device(device)).eval()
     return lm, tokenizer, conv_template_for(tokenizer)
@@ -119,3 +115,38 @@ def torch_backend(model, tokenizer, conv: dict, sampling: Sampling | None = None
                 for p, (ids, seconds) in zip(prompts, outputs)]
 
     return generate
+
+
+@contextlib.contextmanager
+def open_runs(args, domain):
+    """`eval --backend torch`: the model (with --adapter), and with --compare also its base given the prompt that
+    spells out the tools, in one report."""
+    if getattr(args, "threads", 0):
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.compare and not args.adapter:
+        raise WebslmError("--compare needs --adapter (it compares the base model with the base + adapter)")
+    schema, narrow = answer_constraint(args, domain)
+    model_arg = args.model or (adapter_base_model(args.adapter) if args.adapter else "default")
+    base_weights = args.base_weights or adapter_base_weights(args.adapter)
+    model, tokenizer, conv = load_model(model_arg, args.adapter, args.device, base_weights)
+    sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
+    tuned = torch_backend(model, tokenizer, conv, sampling, args.batch_size, schema, narrow)
+    decoding = "greedy" if args.temperature == 0 else f"temperature {args.temperature}, top-p {args.top_p}"
+    decoding += (", unconstrained" if schema is None else ", constrained to the emission schema"
+                 + (", narrowed to each request's evidence" if args.copy_constraint else ""))
+    info = {"model": model_arg, "base_weights": base_weights, "adapter": str(args.adapter) if args.adapter else None,
+            "decoding": decoding}
+    if not args.compare:
+        yield [Run("fine-tuned" if args.adapter else "model", tuned, info)]
+        return
+
+    def base(messages_list):
+        # the base model never learned the task: give it the prompt that spells out the tools
+        prompted = [[{**m, "content": domain.base_prompt} if m["role"] == "system" else m for m in messages]
+                    for messages in messages_list]
+        with model.disable_adapter():
+            return tuned(prompted)
+
+    yield [Run("base+prompt", base, {**info, "adapter": None}), Run("fine-tuned", tuned, info)]

@@ -196,7 +196,7 @@ ADAPTER_CONFIG = {"peft_type": "LORA", "r": 4, "lora_alpha": 8, "target_modules"
 def _adapter_case(tmp_path, config_bytes: bytes, weights: bytes):
     """A PEFT directory with these files, a base checkpoint (config.json, no weights) and a base bundle manifest
     that names it: everything convert-adapter reads before the adapter itself."""
-    from convert.weights import checkpoint_fingerprint
+    from webslm.checkpoint import checkpoint_fingerprint
 
     base_model = _model_dir(tmp_path, json.dumps(LLAMA_CONFIG).encode())
     peft = tmp_path / "peft"

@@ -66,8 +66,8 @@ def torch_greedy(model_dir, quantization: str, prompt_ids: list[int], steps: int
     import torch
     from transformers import AutoModelForCausalLM
 
-    from convert.quantize import get_quantization
-    from convert.weights import dequantized_state, load_hf_state
+    from webslm.q4 import get_quantization
+    from webslm.checkpoint import dequantized_state, load_hf_state
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     state = dequantized_state(load_hf_state(model_dir), get_quantization(quantization))

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from convert.quantize import GROUP_SIZE, dequantize_q4, get_quantization, quantize_q4
+from webslm.q4 import GROUP_SIZE, dequantize_q4, get_quantization, quantize_q4
 from convert.tensor_cache import read_tensor_cache, write_tensor_cache
 from webslm.errors import WebslmError
 
@@ -152,7 +152,7 @@ def test_bundle_has_everything_web_llm_loads(tiny_bundle):
 
 
 def test_bundle_weights_are_the_quantized_checkpoint(tiny_bundle):
-    from convert.weights import load_hf_state
+    from webslm.checkpoint import load_hf_state
 
     src, bundle = tiny_bundle
     state = load_hf_state(src)

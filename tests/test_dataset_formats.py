@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from train.dataset.generate import generate_records
-from train.dataset.records import read_records
+from webslm.records import read_records
 from train.dataset.split import record_places, split_records
 from webslm.atomic import write_jsonl
 from webslm.cli import main

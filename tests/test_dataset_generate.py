@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from train.dataset.generate import RecordGenerator, generate_records, load_templates, parse_pattern
+from train.dataset.generate import RecordGenerator, generate_records
+from train.dataset.templates import load_templates, parse_pattern
 from train.dataset.verify import verify_files
 from webslm.atomic import write_jsonl
 from webslm.domain import load_domain

@@ -5,8 +5,9 @@ import re
 
 import pytest
 
-from train.dataset.generate import RecordGenerator, generate_records, load_templates
-from train.dataset.records import read_records
+from train.dataset.generate import RecordGenerator, generate_records
+from train.dataset.templates import load_templates
+from webslm.records import read_records
 from train.dataset.verify import RecordChecker, verify_files
 from webslm.atomic import write_jsonl
 from webslm.cli import main

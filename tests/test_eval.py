@@ -151,7 +151,7 @@ def test_pipeline_scores_known_answers(tmp_path, domain):
 
 
 def test_ctrl_c_keeps_finished_examples_and_the_reference_run_answers_the_same_ones(tmp_path, domain):
-    from evalharness.commands import evaluate_runs
+    from evalharness.predict import evaluate_runs
 
     data = write_tiny_dataset(tmp_path / "t.jsonl", n=5)
     answer = '{"tool": "zoom", "arguments": {"amount": 2}}'
@@ -175,7 +175,8 @@ def test_ctrl_c_keeps_finished_examples_and_the_reference_run_answers_the_same_o
 
 
 def test_eval_cli_compare_scores_a_garbage_model_without_crashing(tmp_path, domain):
-    from train.lora import make_config, train_lora
+    from train.config import make_config
+    from train.lora import train_lora
     from webslm.cli import main
 
     model = cached_tiny_model("llama")
@@ -205,7 +206,7 @@ def test_eval_rejects_a_bad_test_file_before_loading_a_model(tmp_path):
 
 
 def test_eval_endpoint_against_our_serve_api(tmp_path, domain, tiny):
-    from evalharness.commands import evaluate_runs
+    from evalharness.predict import evaluate_runs
     from evalharness.endpoint import endpoint_backend
     from evalharness.serve_api import create_app
     from evalharness.torch_backend import Sampling, torch_backend

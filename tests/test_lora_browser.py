@@ -44,8 +44,8 @@ def _torch_logits(base_dir, adapter_dir, prompt_ids):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from convert.quantize import get_quantization
-    from convert.weights import dequantized_state, load_hf_state
+    from webslm.q4 import get_quantization
+    from webslm.checkpoint import dequantized_state, load_hf_state
 
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     state = dequantized_state(load_hf_state(base_dir), get_quantization(QUANT))

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.tiny_models import cached_tiny_model, write_tiny_dataset
-from train.lora import (CHATML_TRAINING_TEMPLATE, TrainConfig, answer_only_loss, latest_checkpoint, load_conversations,
-                        make_config, tokenize_records, train_lora, training_chat_template)
+from train.config import TrainConfig, make_config
+from train.data import CHATML_TRAINING_TEMPLATE, load_conversations, tokenize_records, training_chat_template
+from train.lora import train_lora
+from train.trainer import answer_only_loss, latest_checkpoint
 from webslm.errors import WebslmError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -199,7 +201,7 @@ def test_merged_model_logits_equal_base_plus_adapter(tmp_path, base_weights):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from convert.weights import use_quantized_base
+    from webslm.checkpoint import use_quantized_base
     from train.merge import merge_adapter
 
     config = _config(tmp_path, learning_rate=5e-3, max_steps=3, base_weights=base_weights)
@@ -224,8 +226,8 @@ def test_quantized_base_reaches_the_projections_under_peft(tmp_path):
     """The q4 round trip must replace the weights PEFT wraps too (their keys become `...base_layer.weight`)."""
     import torch
 
-    from convert.quantize import get_quantization
-    from convert.weights import dequantized_state, load_hf_state, use_quantized_base
+    from webslm.q4 import get_quantization
+    from webslm.checkpoint import dequantized_state, load_hf_state, use_quantized_base
     from evalharness.torch_backend import load_model
 
     config = _config(tmp_path, max_steps=1, base_weights="float")

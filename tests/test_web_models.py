@@ -45,5 +45,11 @@ def test_real_bundle_answers_a_command(chromium):
         entry = page.evaluate("window.webslm.submit('fly to Paris')")
         json.loads(entry["raw"])  # constrained decoding: always one JSON object
         assert entry["extra"]["decode_tokens_per_s"] > 0
-        assert entry["ok"] or entry["error"], entry
+        if entry["ok"]:  # executed: a call of one of the domain's tools, after the rulebook accepted it
+            from webslm.domain import load_domain
+
+            assert entry["stage"] == "ok" and entry["call"]["tool"] in load_domain("cesium").tools, entry
+        else:  # refused: by a named rulebook stage, with the reason shown to the user
+            assert entry["stage"] in ("json", "schema", "grounding", "contract"), entry
+            assert entry["call"] is None and entry["error"], entry
         context.close()

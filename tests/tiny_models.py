@@ -98,7 +98,7 @@ def cached_tiny_model(arch: str = "llama", vocab: int = 500) -> Path:
 def write_tiny_dataset(path: Path, n: int = 24, seed: int = 3, fmt: str = "seed") -> Path:
     """`n` generated Cesium records in seed or chat format."""
     from train.dataset.generate import generate_records
-    from train.dataset.records import seed_to_chat, write_records
+    from webslm.records import seed_to_chat, write_records
     from webslm.domain import load_domain
 
     domain = load_domain()

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convert.quantize import BASE_WEIGHTS
-from train.lora import SAMPLING_STRATEGIES, TrainConfig
+from webslm.q4 import BASE_WEIGHTS
+from train.config import SAMPLING_STRATEGIES, TrainConfig
 
 _DEFAULTS = TrainConfig()
 
 
 def run_train(args) -> int:
-    from train.lora import make_config, train_lora
+    from train.config import make_config
+    from train.lora import train_lora
 
     flags = {name: getattr(args, name, None) for name in TrainConfig.field_names()}
     flags["train_file"] = str(args.train_file)

@@ -6,7 +6,7 @@ leave the second thread idle), and one process with 1 thread steps as fast as wi
 measured 2x the records per second of one two-thread process on the cesium default.
 
 The parent checks everything it can before any worker starts (data, checkpoints, settings), then runs
-`torch.distributed.run` on this module; rank 0 writes the adapter and the run manifest, which the parent returns.
+`torch.distributed.run` on `train.lora` (its `worker_main`); rank 0 writes the adapter and the run manifest, which the parent returns.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def micro_batches_per_worker(grad_accum: int, workers: int) -> int:
 
 def launch(config, resume: bool, progress: bool) -> dict:
     """Run `train_lora(config)` in `config.workers` processes; returns the manifest rank 0 wrote."""
-    from train.lora import read_run_manifest
+    from webslm.runs import read_run_manifest
 
     threads = config.threads or max(1, (os.cpu_count() or 1) // config.workers)
     with tempfile.TemporaryDirectory(prefix="webslm-train-") as tmp:
@@ -50,31 +50,9 @@ def launch(config, resume: bool, progress: bool) -> dict:
         settings.write_text(json.dumps({"config": dataclasses.asdict(config), "resume": resume,
                                         "progress": progress, "threads": threads}))
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
-                   "--nproc-per-node", str(config.workers), "-m", "train.workers", str(settings)]
+                   "--nproc-per-node", str(config.workers), "-m", "train.lora", str(settings)]
         result = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
     if result.returncode != 0:
         raise WebslmError(f"training workers failed (exit {result.returncode}); their messages are above")
     return read_run_manifest(Path(config.out))
 
-
-def main(settings_path: str) -> int:
-    import torch
-
-    from train.lora import TrainConfig, train_lora
-    from webslm import hide_known_third_party_warnings
-
-    hide_known_third_party_warnings()
-    settings = json.loads(Path(settings_path).read_text())
-    torch.set_num_threads(settings["threads"])
-    try:
-        train_lora(TrainConfig(**settings["config"]), resume=settings["resume"],
-                   progress=settings["progress"] and is_main_worker())
-    except WebslmError as e:
-        if is_main_worker():
-            print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))

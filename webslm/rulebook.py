@@ -27,6 +27,7 @@ from pathlib import Path
 
 from webslm import REPO_ROOT
 from webslm.errors import Problem, WebslmError
+from webslm.strict_json import read_json_object
 
 SERVER = REPO_ROOT / "webslm" / "rulebook_server.js"
 AJV_BUNDLE = REPO_ROOT / "web" / "static" / "vendor" / "ajv.js"
@@ -198,7 +199,7 @@ class Gazetteer:
     def __init__(self, domain):
         if domain.gazetteer_path is None:
             raise WebslmError(f"domain {domain.name!r} has no gazetteer")
-        data = json.loads(Path(domain.gazetteer_path).read_text(encoding="utf-8"))
+        data = read_json_object(Path(domain.gazetteer_path))
         self.places = [Place(p["name"], p["country"], p["lon"], p["lat"], p["pop"]) for p in data["places"]]
         self.countries: dict[str, str] = data["countries"]  # normalised country name -> ISO code
         self._rules = domain.rules

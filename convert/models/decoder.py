@@ -15,7 +15,7 @@ from tvm.relax.frontend.nn import Tensor, op
 from tvm.relax.frontend.nn.llm.kv_cache import PagedKVCache, RopeMode, TIRPagedKVCache
 
 from convert.models.config import DecoderConfig
-from convert.quantize import GROUP_SIZE, PACK, ZERO, Quantization
+from webslm.q4 import GROUP_SIZE, PACK, ZERO, Quantization
 
 
 def _dequantized(q_weight: te.Tensor, q_scale: te.Tensor, dtype: str):

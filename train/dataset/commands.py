@@ -39,7 +39,7 @@ def run_verify(args) -> int:
 
 
 def run_convert(args) -> int:
-    from train.dataset.records import convert_file
+    from webslm.records import convert_file
 
     check_output(args.out, inputs=[args.file], force=args.force, what="dataset")
     count = convert_file(args.file, args.out, args.to, load_domain(args.domain).system_prompt)
@@ -53,7 +53,7 @@ def run_split(args) -> int:
     domain = load_domain(args.domain)
     keep = frozenset()
     if domain.templates_path and domain.templates_path.is_file():
-        from train.dataset.generate import load_templates
+        from train.dataset.templates import load_templates
 
         keep = frozenset(t["id"] for t in load_templates(domain)["templates"] if t.get("holdout") is False)
     manifest = split_file(args.file, args.out, force=args.force, seed=args.seed, validation=args.validation,
@@ -67,7 +67,7 @@ def run_split(args) -> int:
 
 
 def run_import_xlam(args) -> int:
-    from train.dataset.records import write_records
+    from webslm.records import write_records
     from train.dataset.xlam import import_xlam
 
     check_output(args.out, inputs=[args.file], force=args.force, what="dataset")

@@ -23,16 +23,15 @@ import json
 import math
 import random
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from train.dataset.places import PlacePicker
+from train.dataset.templates import load_templates, parse_pattern
 from webslm.domain import Domain
 from webslm.errors import WebslmError
-from webslm.strict_json import read_json_object
-from webslm.rulebook import Gazetteer, Place, RuleError, constant, parse_when
+from webslm.rulebook import RuleError, constant, parse_when
 
-TEMPLATES_FORMAT = "webslm-templates/1"
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
 
@@ -97,77 +96,6 @@ class Expansion:
     pieces: list[Piece] = field(default_factory=list)
     values: dict = field(default_factory=dict)  # slot name -> value
     places: list[str] = field(default_factory=list)  # canonical "Name, CC" of every place used
-
-
-# ---------------------------------------------------------------------------------------------------- templates
-
-
-def load_templates(domain: Domain) -> dict:
-    path = domain.templates_path
-    if path is None or not path.is_file():
-        raise WebslmError(f"domain {domain.name!r} has no phrase templates (domain.json 'templates_file' -> {path})")
-    spec = read_json_object(path)
-    if spec.get("format") != TEMPLATES_FORMAT:
-        raise WebslmError(f"{path}: 'format' must be {TEMPLATES_FORMAT!r}")
-    both = sorted(set(spec.get("phrases", {})) & set(spec.get("slots", {})))
-    if both:
-        raise WebslmError(f"{path}: {both} named both as a phrase list and as a slot; rename one")
-    ids = [t["id"] for t in spec["templates"]]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise WebslmError(f"{path}: duplicate template ids {duplicates}")
-    for t in spec["templates"]:
-        if t["tool"] not in domain.tools:
-            raise WebslmError(f"{path}: template {t['id']!r} names unknown tool {t['tool']!r}")
-    return spec
-
-
-def parse_pattern(text: str) -> list:
-    """'fly to {where}[ at {height}]' -> nested nodes: str | ("ref", name) | ("opt", nodes) | ("alt", [nodes])."""
-    nodes, pos = _parse_seq(text, 0, "")
-    if pos != len(text):
-        raise WebslmError(f"template pattern {text!r}: unbalanced bracket at column {pos + 1}")
-    return nodes
-
-
-def _parse_seq(text: str, pos: int, stop: str) -> tuple[list, int]:
-    nodes, buf = [], ""
-    while pos < len(text):
-        c = text[pos]
-        if c in stop:
-            break
-        if c == "{":
-            end = text.index("}", pos)
-            if buf:
-                nodes.append(buf)
-                buf = ""
-            nodes.append(("ref", text[pos + 1:end]))
-            pos = end + 1
-        elif c == "[":
-            if buf:
-                nodes.append(buf)
-                buf = ""
-            inner, pos = _parse_seq(text, pos + 1, "]")
-            nodes.append(("opt", inner))
-            pos += 1
-        elif c == "(":
-            if buf:
-                nodes.append(buf)
-                buf = ""
-            options = []
-            while True:
-                inner, pos = _parse_seq(text, pos + 1, "|)")
-                options.append(inner)
-                if pos >= len(text) or text[pos] == ")":
-                    break
-            nodes.append(("alt", options))
-            pos += 1
-        else:
-            buf += c
-            pos += 1
-    if buf:
-        nodes.append(buf)
-    return nodes, pos
 
 
 # ---------------------------------------------------------------------------------------------------- generator
@@ -509,73 +437,6 @@ SLOT_KINDS = {
 }
 
 
-# ---------------------------------------------------------------------------------------------------- places
-
-
-class PlacePicker:
-    """Draws places from the gazetteer: a share from a hand-picked well-known list, the rest weighted by
-    population (sqrt, so the long tail is covered), written as the name, an alias, a country, or 'Name, Country'.
-    Every written form is checked to resolve back to the intended place."""
-
-    def __init__(self, domain: Domain, spec: dict, rng: random.Random):
-        if domain.gazetteer_path is None:
-            raise WebslmError(f"domain {domain.name!r} has place slots but no gazetteer")
-        self.g = Gazetteer(domain)
-        self.spec, self.rng = spec, rng
-        self.country_names = {code: _title(name) for name, code in sorted(self.g.countries.items())}
-        self.famous = [self._checked(name) for name in spec.get("well_known", [])]
-        self.aliases = [(alias, self._checked(alias)) for alias in spec.get("aliases", [])]
-        self.countries = [(name, self._checked(name)) for name in spec.get("countries", [])]
-        weight = spec.get("population_exponent", 0.5)
-        self.weights = [p.population ** weight for p in self.g.places]
-
-    def _checked(self, text: str) -> Place:
-        place = self.g.resolve(text)
-        if place is None:
-            raise WebslmError(f"templates: place {text!r} does not resolve in the gazetteer")
-        return place
-
-    def random_place(self) -> Place:
-        return self.rng.choices(self.g.places, weights=self.weights)[0]
-
-    def pick(self, slot: dict) -> tuple[str, str]:
-        s, rng = {**self.spec, **slot}, self.rng
-        r = rng.random()
-        if r < s.get("alias_rate", 0.05) and self.aliases:
-            text, place = rng.choice(self.aliases)
-        elif r < s.get("alias_rate", 0.05) + s.get("country_rate", 0.0) and self.countries:
-            text, place = rng.choice(self.countries)
-        else:
-            text = None
-            while text is None:  # a few small places share name and country with a bigger one: draw again
-                place = rng.choice(self.famous) if rng.random() < s.get("well_known_rate", 0.4) else self.random_place()
-                text = self._written(place, s)
-        if rng.random() < s.get("lowercase_rate", 0.0):
-            text = text.lower()
-        return text, f"{place.name}, {place.country}"
-
-    def _written(self, place: Place, s: dict) -> str | None:
-        text = place.name
-        if self.rng.random() < s.get("ascii_rate", 0.3):
-            text = _ascii(text)
-        resolved = self.g.resolve(text)
-        if resolved != place or self.rng.random() < s.get("qualified_rate", 0.05):
-            country = self.country_names.get(place.country, place.country)
-            text = f"{text}, {country}" if self.rng.random() < 0.7 else f"{text}, {place.country}"
-            if self.g.resolve(text) != place:
-                return None
-        return text
-
-
-def _ascii(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
-def _title(name: str) -> str:
-    small = {"and", "of", "the", "da", "de"}
-    return " ".join(w if w in small and i else w.capitalize() for i, w in enumerate(name.split()))
-
-
 # ---------------------------------------------------------------------------------------------------- entry point
 
 
@@ -609,7 +470,7 @@ def generate_records(domain: Domain, n: int, seed: int, progress: bool = False) 
 
 
 def write_generated(domain: Domain, n: int, seed: int, out: Path, progress: bool = True) -> int:
-    from train.dataset.records import write_records
+    from webslm.records import write_records
 
     return write_records(out, generate_records(domain, n, seed, progress=progress))
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from webslm import atomic
 from webslm.domain import PLACE_KEY
 from webslm.errors import WebslmError
-from train.dataset.records import parse_output, read_records
+from webslm.records import parse_output, read_records
 
 SPLIT_FORMAT = "webslm-split/1"
 

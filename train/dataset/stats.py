@@ -11,7 +11,7 @@ from pathlib import Path
 from webslm import atomic
 from webslm.domain import COORDINATE_KEYS, PLACE_KEY, Domain
 from webslm.errors import WebslmError
-from train.dataset.records import parse_output, read_records, seed_view
+from webslm.records import parse_output, read_records, seed_view
 
 # About four characters per token for English and JSON in BPE vocabularies of ~50k entries (SmolLM2, Qwen2.5);
 # good enough to size context windows without loading a tokenizer.

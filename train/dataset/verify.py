@@ -12,7 +12,7 @@ from pathlib import Path
 from webslm.domain import Domain
 from webslm.errors import Problem
 from webslm.strict_json import JSONInputError, parse_json
-from train.dataset.records import CHAT_KEY, read_lines, record_format, seed_view
+from webslm.records import CHAT_KEY, read_lines, record_format, seed_view
 
 BATCH = 512  # records per round trip to the rulebook
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from webslm.domain import Domain
 from webslm.errors import WebslmError
 from webslm.strict_json import JSONInputError, parse_json, read_json_file
-from train.dataset.records import read_lines
+from webslm.records import read_lines
 from train.dataset.verify import RecordChecker
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from webslm import atomic
-from webslm.errors import Problem, WebslmError
+from webslm.errors import Problem, ProblemsError, WebslmError
 from webslm.strict_json import JSONInputError, parse_json
 
 SEED_KEYS = ("instruction", "output")
@@ -80,7 +80,6 @@ def read_lines(path: Path) -> Iterator[Line]:
 
 def read_records(path: Path) -> list[dict]:
     """All records of a file, or a ProblemsError listing every line that could not be parsed."""
-    from webslm.errors import ProblemsError
 
     records, problems = [], []
     for line in read_lines(path):

@@ -1,0 +1,77 @@
+"""Places for generated commands, drawn from the domain's gazetteer the way people write them (a famous name, an
+alias, a country, "Name, Country", without accents), each written form checked to resolve back to its place."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+
+from webslm.domain import Domain
+from webslm.errors import WebslmError
+from webslm.rulebook import Gazetteer, Place
+
+
+class PlacePicker:
+    """Draws places from the gazetteer: a share from a hand-picked well-known list, the rest weighted by
+    population (sqrt, so the long tail is covered), written as the name, an alias, a country, or 'Name, Country'.
+    Every written form is checked to resolve back to the intended place."""
+
+    def __init__(self, domain: Domain, spec: dict, rng: random.Random):
+        if domain.gazetteer_path is None:
+            raise WebslmError(f"domain {domain.name!r} has place slots but no gazetteer")
+        self.g = Gazetteer(domain)
+        self.spec, self.rng = spec, rng
+        self.country_names = {code: _title(name) for name, code in sorted(self.g.countries.items())}
+        self.famous = [self._checked(name) for name in spec.get("well_known", [])]
+        self.aliases = [(alias, self._checked(alias)) for alias in spec.get("aliases", [])]
+        self.countries = [(name, self._checked(name)) for name in spec.get("countries", [])]
+        weight = spec.get("population_exponent", 0.5)
+        self.weights = [p.population ** weight for p in self.g.places]
+
+    def _checked(self, text: str) -> Place:
+        place = self.g.resolve(text)
+        if place is None:
+            raise WebslmError(f"templates: place {text!r} does not resolve in the gazetteer")
+        return place
+
+    def random_place(self) -> Place:
+        return self.rng.choices(self.g.places, weights=self.weights)[0]
+
+    def pick(self, slot: dict) -> tuple[str, str]:
+        s, rng = {**self.spec, **slot}, self.rng
+        r = rng.random()
+        if r < s.get("alias_rate", 0.05) and self.aliases:
+            text, place = rng.choice(self.aliases)
+        elif r < s.get("alias_rate", 0.05) + s.get("country_rate", 0.0) and self.countries:
+            text, place = rng.choice(self.countries)
+        else:
+            text = None
+            while text is None:  # a few small places share name and country with a bigger one: draw again
+                place = rng.choice(self.famous) if rng.random() < s.get("well_known_rate", 0.4) else self.random_place()
+                text = self._written(place, s)
+        if rng.random() < s.get("lowercase_rate", 0.0):
+            text = text.lower()
+        return text, f"{place.name}, {place.country}"
+
+    def _written(self, place: Place, s: dict) -> str | None:
+        text = place.name
+        if self.rng.random() < s.get("ascii_rate", 0.3):
+            text = _ascii(text)
+        resolved = self.g.resolve(text)
+        if resolved != place or self.rng.random() < s.get("qualified_rate", 0.05):
+            country = self.country_names.get(place.country, place.country)
+            text = f"{text}, {country}" if self.rng.random() < 0.7 else f"{text}, {place.country}"
+            if self.g.resolve(text) != place:
+                return None
+        return text
+
+
+
+def _ascii(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+
+def _title(name: str) -> str:
+    small = {"and", "of", "the", "da", "de"}
+    return " ".join(w if w in small and i else w.capitalize() for i, w in enumerate(name.split()))

@@ -53,8 +53,9 @@ def register_adapter(sub) -> None:
                                    "LoRA rank) plus a manifest; the base's weights and .wasm are reused.")
     p.add_argument("peft_dir", type=Path, help="a PEFT adapter directory (e.g. from `webslm train`)")
     p.add_argument("--base", type=Path, required=True, help="the base bundle (converted with --lora-rank)")
-    p.add_argument("--out", type=Path, default=None, help="adapter bundle directory (default "
-                                                           "artifacts/adapters/<adapter-id>)")
+    p.add_argument("--out", type=Path, default=None, help=f"adapter bundle directory (default "
+                                                           f"{DEFAULT_BUNDLES_DIR}/<adapter-id>, where `webslm serve` "
+                                                           f"looks)")
     p.add_argument("--adapter-id", default=None, help="name shown in the demo (default: the PEFT directory name)")
     p.add_argument("--base-model", type=Path, default=None,
                    help="the base checkpoint the adapter was trained on, if its adapter_config path is not local")
@@ -72,7 +73,7 @@ def _run_convert_adapter(args) -> int:
     adapter_id = check_artifact_id(args.adapter_id or args.peft_dir.resolve().name, "--adapter-id")
     if args.domain is not None:
         load_domain(args.domain)  # an unknown domain fails here, not silently in `webslm serve`
-    out = args.out or Path("artifacts/adapters") / adapter_id
+    out = args.out or DEFAULT_BUNDLES_DIR / adapter_id
     convert_adapter(args.peft_dir, args.base, out, adapter_id, args.base_model, args.domain, force=args.force)
     print(f"wrote {out}")
     return 0

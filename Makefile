@@ -43,7 +43,7 @@ node-deps: node_modules/.package-lock.json web/static/vendor/ajv.js
 
 # Mesa lavapipe from bookworm-backports into ~/.cache/webslm (no root, nothing installed system-wide): WebGPU on the
 # CPU 10-40x faster than Chromium's SwiftShader, the default of `eval --backend browser` and bench/ where present.
-# The test suite stays on SwiftShader (tests/conftest.py) except tests/test_webgpu_adapters.py, which checks both.
+# The browser tests run on it too where it is installed (tests/conftest.py); tests/test_webgpu_adapters.py checks both.
 webgpu-deps: python-deps
 	@$(PY) -m webslm.lavapipe || echo "lavapipe unavailable: browser evaluation falls back to SwiftShader"
 

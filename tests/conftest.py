@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 
 from web.server import ServedApp  # noqa: F401  (tests type their fixtures with it)
+from webslm.browser import default_adapter
 
-# The browser suite runs on SwiftShader unless told otherwise (WEBSLM_WEBGPU=lavapipe): some of its own test pages
-# (tests/test_sampling_browser.py) do not raise the compute limits that lavapipe's compatibility mode needs.
-# tests/test_webgpu_adapters.py checks lavapipe explicitly; subprocesses inherit the choice.
-os.environ.setdefault("WEBSLM_WEBGPU", "swiftshader")
+# The browser suite runs where the demo and the evaluator run by default (webslm.browser.default_adapter): lavapipe
+# when `make setup` installed it, else SwiftShader; WEBSLM_WEBGPU=swiftshader|lavapipe picks one. Every page, ours
+# and the tests' own, raises the compute limits lavapipe's compatibility mode needs (web/static/webgpu_limits.js).
+# tests/test_webgpu_adapters.py checks both adapters explicitly.
+os.environ.setdefault("WEBSLM_WEBGPU", default_adapter())
 
 
 def edited_domain(tmp_path: Path, name: str, file: str, edit) -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from tvm.script import relax as R
 
-from tests.test_webruntime_browser import TVMJS_EXPORTS_VAR, WEBLLM_BUNDLE, serve
+from tests.test_webruntime_browser import TVMJS_EXPORTS_VAR, WEBGPU_LIMITS, WEBLLM_BUNDLE, serve
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(shutil.which("emcc") is None, reason="emcc missing: apt-get install -y emscripten")]
@@ -22,6 +22,7 @@ VOCABS = (5000, 100)
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>webslm sampling functions</title>
 <script type="module">
+import "./webgpu_limits.js";
 import { webslmTvmjs as tvmjs } from "./webllm_with_tvmjs.js";
 const vms = {};
 async function vmFor(vocab) {
@@ -122,6 +123,7 @@ def write_sampling_site(site, vocabs=VOCABS):
     (site / "webllm_with_tvmjs.js").write_text(bundle + f"\nexport {{ {TVMJS_EXPORTS_VAR} as webslmTvmjs }};\n",
                                               encoding="utf-8")
     (site / "index.html").write_text(PAGE, encoding="utf-8")
+    (site / "webgpu_limits.js").write_bytes(WEBGPU_LIMITS.read_bytes())
     for vocab in vocabs:
         build_sampling_library(vocab, site / f"sampling_{vocab}.wasm")
     return site

@@ -22,10 +22,13 @@ pytestmark = pytest.mark.skipif(shutil.which("emcc") is None, reason="emcc missi
 
 REPO = Path(__file__).resolve().parents[1]
 WEBLLM_BUNDLE = REPO / "node_modules" / "@mlc-ai" / "web-llm" / "lib" / "index.js"
+# What the demo's pages import first: the compute limits lavapipe's compatibility mode needs raised.
+WEBGPU_LIMITS = REPO / "web" / "static" / "webgpu_limits.js"
 TVMJS_EXPORTS_VAR = "libExports$2"
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>webslm vector add</title>
 <script type="module">
+import "./webgpu_limits.js";
 import { webslmTvmjs as tvmjs } from "./webllm_with_tvmjs.js";
 window.runVectorAdd = async (sizes) => {
   const gpu = await tvmjs.detectGPUDevice();
@@ -73,6 +76,7 @@ def write_site(site: Path, opt: str) -> Path:
     (site / "webllm_with_tvmjs.js").write_text(bundle + f"\nexport {{ {TVMJS_EXPORTS_VAR} as webslmTvmjs }};\n",
                                               encoding="utf-8")
     (site / "index.html").write_text(PAGE, encoding="utf-8")
+    (site / "webgpu_limits.js").write_bytes(WEBGPU_LIMITS.read_bytes())
     export_webgpu_library(build_vector_add(), site / "vector_add.wasm", opt=opt)
     return site
 

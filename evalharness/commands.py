@@ -43,6 +43,9 @@ def run_eval(args) -> int:
         print(f"{name}: valid JSON {m['valid_json']:.1%}, schema-valid {m['schema_valid']:.1%}, right tool "
               f"{m['right_tool']:.1%}, right arguments {m['right_args']:.1%}, exact {m['exact_match']:.1%} "
               f"(n={m['n']}, mean {m['latency'].get('mean_s', 0):.2f} s/example)")
+        if "refusals_expected" in m:
+            print(f"{name}: {m['executed_when_refusal_expected']} of {m['refusals_expected']} commands that must be "
+                  f"refused executed")
     print(f"wrote {args.out}/report.md")
     if interrupted:
         raise KeyboardInterrupt

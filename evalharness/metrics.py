@@ -8,6 +8,7 @@ the coordinates of Paris are the same answer.
 Rules: coordinates (longitude/latitude) within 0.01 degrees; other numbers within 1 % relative; strings equal up to
 case and surrounding spaces (date-times as instants); polylines' positions in order; polygons' positions equal up to
 rotation (cyclic shift) and direction, a repeated closing vertex ignored; the same argument keys on both sides.
+A row with "expect": "refusal" is right, on every score but valid JSON, exactly when nothing executed.
 """
 
 from __future__ import annotations
@@ -98,6 +99,10 @@ def calls_match(pred: dict | None, ref: dict | None) -> bool:
 def score_row(row: dict) -> dict[str, bool]:
     parsed, reference_output = row.get("parsed"), row.get("reference_output")
     reference = row.get("reference") or {}
+    if row.get("expect") == "refusal":  # right only when nothing executed
+        refused = row.get("call") is None
+        return {"valid_json": row.get("valid_json", parsed is not None), "schema_valid": refused,
+                "right_tool": refused, "right_args": refused, "exact_match": refused}
     return {
         "valid_json": row.get("valid_json", parsed is not None),
         "schema_valid": row.get("call") is not None,
@@ -134,7 +139,8 @@ def summarize(rows: list[dict]) -> dict:
     scored = [score_row(r) for r in rows]
     per_tool: dict[str, list] = {}
     for row, s in zip(rows, scored):
-        per_tool.setdefault((row.get("reference") or {}).get("tool", "?"), []).append(s)
+        tool = "(refusal expected)" if row.get("expect") == "refusal" else (row.get("reference") or {}).get("tool", "?")
+        per_tool.setdefault(tool, []).append(s)
     failures: dict[str, int] = {}
     for row in rows:
         if row.get("call") is None:
@@ -150,6 +156,10 @@ def summarize(rows: list[dict]) -> dict:
         "latency": latency_stats(seconds),
         "output_tokens_per_s": (sum(output_tokens) / total_seconds) if output_tokens and total_seconds else None,
         **({"speed": speed_stats(rows)} if any(r.get("speed") for r in rows) else {}),
+        **({"refusals_expected": sum(1 for r in rows if r.get("expect") == "refusal"),
+            "executed_when_refusal_expected": sum(1 for r in rows if r.get("expect") == "refusal"
+                                                  and r.get("call") is not None)}
+           if any(r.get("expect") == "refusal" for r in rows) else {}),
     }
 
 

@@ -54,12 +54,18 @@ class EvaluationInterrupted(Exception):
         self.rows = rows
 
 
+# A record with "expect": "refusal" (and an output that cannot execute, e.g. a place that does not exist) is scored
+# right when the product refuses it and wrong when anything executes: the "never act confidently wrong" cases.
+EXPECT_KEY, REFUSAL = "expect", "refusal"
+
+
 @dataclass(frozen=True)
 class Example:
     where: str
     instruction: str
     system: str
     reference_text: str
+    expect_refusal: bool = False
 
 
 def load_examples(path: Path, system_prompt: str, limit: int | None = None) -> list[Example]:
@@ -84,7 +90,11 @@ def load_examples(path: Path, system_prompt: str, limit: int | None = None) -> l
                 and messages[0].get("role") == "system":
             system = messages[0].get("content", system_prompt)
         system = line.record.get("system", system)
-        examples.append(Example(line.where, instruction, system, output))
+        expect = line.record.get(EXPECT_KEY)
+        if expect not in (None, REFUSAL):
+            problems.append(Problem(line.where, EXPECT_KEY, f"{expect!r}: the only expectation is {REFUSAL!r}"))
+            continue
+        examples.append(Example(line.where, instruction, system, output, expect == REFUSAL))
     if problems:
         raise ProblemsError(problems, f"{path}: {len(problems)} bad record(s)")
     if not examples:
@@ -116,8 +126,11 @@ def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progres
     """Prediction rows for every example; a failing reference is an error in the test file, not in the model."""
     references = execute_outputs([(ex.reference_text, ex.instruction) for ex in examples], domain)
     for ex, ref in zip(examples, references):
-        if ref["call"] is None:
+        if ref["call"] is None and not ex.expect_refusal:
             raise WebslmError(f"{ex.where}: the reference output does not execute ({ref['stage']}: {ref['reason']})")
+        if ref["call"] is not None and ex.expect_refusal:
+            raise WebslmError(f"{ex.where}: expects a refusal, but its reference output executes; a refusal case "
+                              "needs a request the product must refuse")
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -164,6 +177,7 @@ def _generate_rows(examples, references, run, domain, chunk, bar, rows) -> None:
                 "reason": outcome["reason"],
                 "reference_output": ref["parsed"],
                 "reference": ref["call"],
+                **({EXPECT_KEY: REFUSAL} if ex.expect_refusal else {}),
                 "seconds": seconds,
                 "prompt_tokens": gen.prompt_tokens,
                 "output_tokens": gen.output_tokens,

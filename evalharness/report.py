@@ -107,6 +107,9 @@ def render_markdown(runs: dict[str, dict], info: dict[str, dict], title: str, ch
         if m["failures"]:
             lines += ["", "Calls that did not execute, by stage: " +
                       ", ".join(f"{stage} {count}" for stage, count in m["failures"].items()) + "."]
+        if "refusals_expected" in m:
+            lines += ["", f"Commands that must be refused: {m['refusals_expected']}; executed anyway: "
+                          f"**{m['executed_when_refusal_expected']}**."]
     return "\n".join(lines) + "\n"
 
 

@@ -258,3 +258,30 @@ def test_unreachable_endpoint_is_a_clear_error():
 
     with pytest.raises(WebslmError, match="cannot reach the endpoint .*serve-api"):
         endpoint_backend(f"http://127.0.0.1:{free_port()}")
+
+
+def test_an_expected_refusal_is_right_only_when_nothing_executes(tmp_path):
+    """Rows of a set like evalharness/sets/invented_places.jsonl: refused is right, anything executed is wrong."""
+    from evalharness.metrics import score_row, summarize
+
+    refused = {"expect": "refusal", "parsed": {"tool": "flyTo", "arguments": {"place": "Xanadu"}}, "call": None,
+               "stage": "grounding", "valid_json": True, "reference": None}
+    executed = {**refused, "call": {"tool": "zoom", "arguments": {"amount": 2}}, "stage": "ok"}
+    assert all(score_row(refused).values())
+    assert not any(v for k, v in score_row(executed).items() if k != "valid_json")
+    summary = summarize([refused, executed])
+    assert summary["refusals_expected"] == 2 and summary["executed_when_refusal_expected"] == 1
+    assert summary["right_args"] == 0.5 and "(refusal expected)" in summary["per_tool"]
+
+
+def test_the_invented_places_set_loads_and_every_reference_is_refused():
+    from evalharness.predict import execute_outputs, load_examples
+    from webslm import REPO_ROOT
+    from webslm.domain import load_domain
+
+    domain = load_domain("cesium")
+    examples = load_examples(REPO_ROOT / "evalharness/sets/invented_places.jsonl", domain.system_prompt)
+    assert len(examples) == 30 and all(ex.expect_refusal for ex in examples)
+    outcomes = execute_outputs([(ex.reference_text, ex.instruction) for ex in examples], domain)
+    assert [o["stage"] for o in outcomes] == ["grounding"] * 30
+    assert all("I don't know where" in o["reason"] for o in outcomes)

@@ -496,3 +496,71 @@ def test_forbidden_keys_are_refused_before_anything_is_checked(domain, answer, f
 def test_the_same_call_without_them_executes(domain):
     [outcome] = domain.rules.execute([('{"tool": "flyTo", "arguments": {"place": "Paris"}}', "fly to Paris")])
     assert outcome["stage"] == "ok" and outcome["call"] == {"tool": "flyTo", "arguments": _at(PARIS)}
+
+
+# ---- never a confidently wrong place (issue #19, item 2) --------------------------------------------------------
+
+@pytest.mark.parametrize("word", ["the", "The", "can", "CAN", "add", "for", "pin", "turn", "as", "orange", "UTC"])
+def test_common_words_and_airport_codes_are_never_places(domain, word):
+    """GeoNames lists airport codes and words as alternate names: "THE" is Teresina's airport, "CAN" Guangzhou's."""
+    assert Gazetteer(domain).resolve(word) is None
+
+
+def test_a_qualified_common_word_and_the_kept_abbreviations_still_resolve(domain):
+    g = Gazetteer(domain)
+    assert _where(g.resolve("Orange, US")) == ("Orange", "US")
+    assert _where(g.resolve("NYC")) == ("New York City", "US")  # the gazetteer's own abbreviations
+    assert _where(g.resolve("the Hague")) == _where(g.resolve("The Hague")) is not None
+    assert _where(g.resolve("the Paris")) == ("Paris", "FR")
+
+
+@pytest.mark.parametrize("request_, offered", [
+    ("fly me to the Grand Canyon please", {"the Grand Canyon", "Grand Canyon", "the Grand", "Grand"}),
+    ("add a pin over Xanadu", {"Xanadu"}),
+    ("take me to the Statue of Liberty!", {"the Statue of Liberty", "Statue of Liberty", "the Statue", "Statue",
+                                          "Liberty"}),
+    ("polygon: Narnia, Gondor, Rohan", {"Narnia", "Gondor", "Rohan"}),  # capitalised names, no locative needed
+    ("can you fly to el dorado", {"el dorado"}),
+    ("go to the isle of avalon", {"the isle of avalon", "isle of avalon", "the isle", "isle"}),
+])
+def test_a_request_naming_no_known_place_offers_the_name_it_gives(domain, request_, offered):
+    """Narrowing offers the name the user wrote (to be refused by name), not a word the gazetteer happens to know."""
+    assert set(locations.placeLikeSpans(request_)) == offered
+    flights = [b for b in domain.rules.narrow([request_])[0]["anyOf"] if b["properties"]["tool"]["const"] == "flyTo"]
+    names = {n for branch in flights for n in _place_enums(branch)}
+    assert names == offered
+
+
+@pytest.mark.parametrize("request_", ["zoom in to street level", "set the time to noon on June 5",
+                                      "move the camera to lat 10 lon 20", "fly to 48.85, 2.35"])
+def test_words_that_are_not_names_are_not_offered_as_places(request_):
+    assert locations.placeLikeSpans(request_) == []
+
+
+def test_an_unknown_place_is_refused_by_name_and_nothing_else_is_flown_to(domain):
+    for name in ("Xanadu", "the Grand Canyon", "Atlantis Prime", "Narnia"):
+        request_ = f"fly me to {name}"
+        verdict = domain.rules.execute([(json.dumps({"tool": "flyTo", "arguments": {"place": name}}), request_)])[0]
+        assert verdict["stage"] == "grounding" and verdict["call"] is None
+        assert f"I don't know where '{name}' is" in verdict["reason"]
+
+
+def test_a_known_place_keeps_the_request_from_offering_unknown_ones(domain):
+    """Only a request with no known place gets place-like spans: "fly to Paris at noon" offers Paris alone."""
+    flights = [b for b in domain.rules.narrow(["fly to Paris over Xanadu"])[0]["anyOf"]
+               if b["properties"]["tool"]["const"] == "flyTo"]
+    assert {n for branch in flights for n in _place_enums(branch)} == {"Paris"}
+
+
+def _place_enums(node) -> set[str]:
+    found = set()
+    if isinstance(node, dict):
+        place = node.get("properties", {}).get("place")
+        if isinstance(place, dict) and "enum" in place:
+            found |= set(place["enum"])
+        for value in node.values():
+            found |= _place_enums(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _place_enums(value)
+    return found

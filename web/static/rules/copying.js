@@ -42,7 +42,7 @@ import { BARE_KEY, COPY_KEY, CUES_KEY, GAP, PLACE_COPY } from "./emission.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
 import {
   COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
-  coordinatePairs, listedLocations, mayNamePlace, overlaps,
+  coordinatePairs, listedLocations, mayNamePlace, overlaps, placeLikeSpans,
 } from "./locations.js";
 
 const MIN_ROUTE = 3;  // a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
@@ -277,6 +277,10 @@ export function forRequest(schema, request, isPlace = null) {
     .map(([s, e]) => words.slice(s, e).join(" ").replace(SPAN_EDGES, ""));
   const places = spans.filter((s) => (!isPlace || (mayNamePlace(s) && isPlace(s))) && !within(s, phrases));
   const located = coordinatePairs(request);
+  // a request that names no known place may name one the gazetteer lacks: the model may copy it (to be refused by
+  // name at grounding) rather than turn it into another action
+  const unknown = isPlace && !places.length && !located.length
+    ? placeLikeSpans(request).filter((s) => !within(s, phrases)) : [];
   const pairs = located.flatMap((loc) => loc.pairs);
   const listed = listedLocations(request, isPlace || (() => false));
   const colors = colorsNamed(request);
@@ -299,7 +303,7 @@ export function forRequest(schema, request, isPlace = null) {
   function leaf(node, cues, matches, only) {
     const cued = matches.length > 0;
     if (node[COPY_KEY] === PLACE_COPY) {
-      const names = (only ? [only.place] : places).filter((n) => n && fits(node, n));
+      const names = (only ? [only.place] : places.length ? places : unknown).filter((n) => n && fits(node, n));
       return [names.length ? { enum: names } : UNWRITABLE, false];
     }
     if (node[COPY_KEY] === true && cues !== undefined && isNumeric(node)) return copiedNumber(node, cues, matches);

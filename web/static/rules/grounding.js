@@ -9,11 +9,13 @@ import { COLOR_FORMAT, canonicalColor, isColor } from "./colors.js";
 import { editDistance, requestSpans } from "./copying.js";
 import { COPY_KEY } from "./emission.js";
 import { isDateTime, parseWhen } from "./dates.js";
-import { COORDINATE_KEYS, PLACE_KEY } from "./locations.js";
+import { COMMON_WORDS, COORDINATE_KEYS, PLACE_KEY } from "./locations.js";
 import { UNIT_KEY, convertQuantity } from "./quantities.js";
 import { show } from "./show.js";
 
 const GAZETTEER_FORMAT = "webslm-gazetteer/1";
+
+const AIRPORT_CODE = /^[A-Z]{3}$/;
 
 // 'São  Paulo!' -> 'sao paulo'. Python strips characters with a non-zero combining class after NFKD; nonspacing
 // marks (\p{Mn}) are the JS equivalent for every name in the gazetteer.
@@ -37,10 +39,16 @@ export class Gazetteer {
       const own = normalizePlaceName(p.name);
       if (!this.names.has(own)) this.names.set(own, i);
       for (const alias of p.aliases || []) {
+        if (AIRPORT_CODE.test(alias)) continue;
         const key = normalizePlaceName(alias);
         if (!this.aliases.has(key)) this.aliases.set(key, i);
       }
     });
+    for (const [abbreviation, name] of Object.entries(data.abbreviations || {})) {
+      const i = this.names.get(normalizePlaceName(name));
+      if (i === undefined) throw new Error(`abbreviation ${show(abbreviation)}: no place named ${show(name)}`);
+      this.aliases.set(normalizePlaceName(abbreviation), i);
+    }
     this.byCountry = new Map();  // "key\u0000CC" -> index
     for (const table of [this.names, this.aliases]) {
       for (const [key, i] of table) {
@@ -56,7 +64,7 @@ export class Gazetteer {
 
   resolve(name) {
     const key = normalizePlaceName(name);
-    if (!key) return null;
+    if (!key || COMMON_WORDS.has(key)) return null;
     for (const table of [this.names, this.aliases]) {
       if (table.has(key)) return this.places[table.get(key)];
     }
@@ -73,7 +81,7 @@ export class Gazetteer {
       if (i !== undefined) return this.places[i];
       return city ? this.resolve(city) : null;
     }
-    return null;
+    return key.startsWith("the ") ? this.resolve(key.slice(4)) : null;  // "the Bronx" is the Bronx
   }
 
   // resolve() for a name the model was meant to copy from `request`: a slip away from a span of the request that
@@ -137,7 +145,7 @@ export function groundCall(output, tools, gazetteer, request = null) {
       const name = node[PLACE_KEY];
       const place = typeof name === "string" ? gazetteer.resolveCopied(name, request) : null;
       if (!place) {
-        problems.push({ field: `${path}.${PLACE_KEY}`, message: `unknown place ${show(name)}` });
+        problems.push({ field: `${path}.${PLACE_KEY}`, message: `unknown place: I don't know where ${show(name)} is` });
         return out;
       }
       return Object.assign(Object.create(null), { [COORDINATE_KEYS[0]]: place.longitude,

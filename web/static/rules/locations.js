@@ -13,6 +13,33 @@ export const COORDINATE_KEYS = ["longitude", "latitude"];
 export const PLACE_KEY = "place";
 export const MAX_SPAN_WORDS = 6;
 
+// Words commands are made of are never places on their own. GeoNames lists airport codes and other words as
+// alternate names: "THE" is Teresina's airport, "CAN" Guangzhou's, "ADD" Addis Ababa's, "Turn" a name of Angren;
+// "fly me to the Grand Canyon" once flew to Brazil that way. Three capital letters in the data are airport codes
+// (kept only as the gazetteer's own `abbreviations`, e.g. NYC), and a name that is one of these words resolves only
+// when qualified ("Orange, US").
+export const COMMON_WORDS = new Set(`a an the this that these those it its me my mine you your we our us i he she they
+them his her their to of in on at by for from with into onto over under above below near around about through via
+toward towards across along between and or but not no yes so then than as if is are was were be been being am do
+does did can could will would shall should may might must have has had get got go goes going come take put make
+made let lets please show see look view zoom fly move add draw place set turn clear remove delete drop pin mark
+label name call called named point line area circle polygon box route path track map globe earth camera here there
+where what when how which who why all some any each every more less most least much many few new old big small up
+down out off back again now just only also very too one two three four five six seven eight nine ten north south
+east west left right top bottom red blue green yellow black white orange purple pink gray grey day night time today
+tomorrow noon midnight morning evening street level ground surface space sky closer further farther higher lower
+distance height scene mode degree degrees lat lon long lng latitude longitude coordinate coordinates position
+location heading pitch tilt january february march april may june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday utc gmt`.split(/\s+/));
+
+// Words that join the words of one name ("Statue of Liberty", "Rio de Janeiro"), never its last word; articles may
+// also be its first ("the Hague", "El Paso", "Los Angeles").
+const NAME_JOINERS = new Set(["of", "the", "de", "del", "da", "do", "la", "le", "los", "las", "di", "al", "el"]);
+const ARTICLES = new Set(["the", "la", "le", "los", "las", "al", "el"]);
+// Words after which a request says where ("fly me to the Grand Canyon", "a pin over Xanadu").
+const LOCATIVES = new Set(["to", "over", "at", "in", "near", "around", "above", "into", "toward", "towards",
+                           "from", "through", "via", "across", "on"]);
+
 // what is stripped from the ends of a span of words; apostrophes also start or end some names, so spans are also
 // tried with them kept
 const EDGES = "\\s\"'`.,;:!?()[\\]{}<>\u201c\u201d\u2018\u2019";
@@ -77,6 +104,38 @@ export function coordinatePairs(text) {
     if (pairs.length) found.push({ start, end, place: null, pairs });
   }
   return found.sort((x, y) => x.start - y.start);
+}
+
+// The runs of words a request gives as somewhere: right after a locative word ("the Grand Canyon", "Grand Canyon" and
+// "the Grand" for "fly me to the Grand Canyon please"), and runs of capitalised words after the first word ("show me
+// Mordor", "polygon: Narnia, Gondor, Rohan"). Each run stops at a number, punctuation or a common word ("please"); a
+// name joiner may sit inside it but not end it. copying.js offers these to the model only when the request names no
+// place the gazetteer knows and no coordinates, so the model copies the name it was given, and grounding refuses that
+// name ("I don't know where ...") instead of the model acting on some other reading of the request (a zoom).
+export function placeLikeSpans(text) {
+  const words = [...String(text).matchAll(/\S+/g)].map((m) => m[0]);
+  const spans = new Set();
+  const capitalised = (word) => /^\p{Lu}/u.test(word.replace(SPAN_EDGES, ""));
+  for (let i = 0; i < words.length; i++) {
+    const after = i + 1 < words.length && LOCATIVES.has(words[i].replace(SPAN_EDGES, "").toLowerCase());
+    const starts = i > 0 && capitalised(words[i]) && (!capitalised(words[i - 1]) || /[,;:]$/.test(words[i - 1]));
+    if (!after && !starts) continue;
+    const run = [];
+    for (let j = starts ? i : i + 1; j < words.length && run.length < MAX_SPAN_WORDS; j++) {
+      const bare = words[j].replace(SPAN_EDGES, "");
+      const lower = bare.toLowerCase();
+      const joiner = NAME_JOINERS.has(lower);
+      if (!/\p{L}/u.test(bare) || /[0-9/_]/.test(bare) || (COMMON_WORDS.has(lower) && !joiner) || (joiner && !run.length && !ARTICLES.has(lower))) break;
+      run.push(bare);
+      const name = run.join(" ");
+      if (!joiner) {
+        spans.add(name);
+        if (run[0].toLowerCase() === "the" && run.length > 1) spans.add(run.slice(1).join(" "));
+      }
+      if (/[,;:.!?)]$/.test(words[j])) break;
+    }
+  }
+  return [...spans];
 }
 
 // Whether a span of the request can be one place's name as written ("Tsuen Wan, Hong Kong" can, "-> Jayapura" not).

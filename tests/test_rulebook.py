@@ -564,3 +564,22 @@ def _place_enums(node) -> set[str]:
         for value in node:
             found |= _place_enums(value)
     return found
+
+
+@pytest.mark.parametrize("request_, marks_at", [
+    ("fly to Paris? no, Rome", "Rome"), ("fly to Lima, I mean Quito", "Quito"), ("scratch that, Oslo", "Oslo"),
+    ("go to Paris, actually, Berlin", "Berlin"), ("add a point with no label at Paris", None),
+    ("no labels here", None), ("fly to Paris no Rome", None), ("zoom to Vienna or rather Prague", "Prague"),
+])
+def test_where_a_request_corrects_itself(request_, marks_at):
+    at = locations.correctedFrom(request_)
+    assert (request_[at:].strip() if at else None) == marks_at
+
+
+def test_a_self_correction_offers_only_the_place_named_after_it(domain):
+    """'X? no, at Y' took X (issue #19): after a correction the places named before it are not offered."""
+    for request_, wanted in (("fly to Paris? no, Rome", {"Rome"}), ("pin Lima, I mean Quito", {"Quito"}),
+                             ("fly to Paris and Rome", {"Paris", "Rome"})):
+        flights = [b for b in domain.rules.narrow([request_])[0]["anyOf"]
+                   if b["properties"]["tool"]["const"] in ("flyTo", "addPoint")]
+        assert {n for branch in flights for n in _place_enums(branch)} == wanted, request_

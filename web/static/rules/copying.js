@@ -42,7 +42,7 @@ import { BARE_KEY, COPY_KEY, CUES_KEY, GAP, PLACE_COPY } from "./emission.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
 import {
   COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
-  coordinatePairs, listedLocations, mayNamePlace, overlaps, placeLikeSpans,
+  coordinatePairs, correctedFrom, listedLocations, mayNamePlace, overlaps, placeLikeSpans,
 } from "./locations.js";
 
 const MIN_ROUTE = 3;  // a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
@@ -275,7 +275,11 @@ export function forRequest(schema, request, isPlace = null) {
   // a cue phrase's words are not a place: "show everything in Columbus view" names a scene mode, not Columbus
   const phrases = cueMatches(request, cuePhrases(schema))
     .map(([s, e]) => words.slice(s, e).join(" ").replace(SPAN_EDGES, ""));
-  const places = spans.filter((s) => (!isPlace || (mayNamePlace(s) && isPlace(s))) && !within(s, phrases));
+  const known = (s) => (!isPlace || (mayNamePlace(s) && isPlace(s))) && !within(s, phrases);
+  // "fly to Paris? no, Rome": a place named after the request's last correction replaces the ones before it
+  const corrected = correctedFrom(request);
+  const after = corrected ? requestSpans(request.slice(corrected)).filter(known) : [];
+  const places = after.length ? after : spans.filter(known);
   const located = coordinatePairs(request);
   // a request that names no known place may name one the gazetteer lacks: the model may copy it (to be refused by
   // name at grounding) rather than turn it into another action

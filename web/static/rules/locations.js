@@ -138,6 +138,15 @@ export function placeLikeSpans(text) {
   return [...spans];
 }
 
+// Where a request corrects itself ("fly to Paris? no, Rome", "Lima, I mean Quito", "scratch that, Oslo"): the index
+// after its last correction mark, or 0. The place a user names after it is the one meant.
+const CORRECTION = /(?:^|[\s,.;!?])(?:(?:no|nope|sorry|actually|rather)(?:[,.;:!?]|\s+-+)|(?:i mean|make that|scratch that|or rather)[,.;:!?]?)(?=\s|$)/gi;
+export function correctedFrom(text) {
+  let from = 0;
+  for (const m of String(text).matchAll(CORRECTION)) from = m.index + m[0].length;
+  return from;
+}
+
 // Whether a span of the request can be one place's name as written ("Tsuen Wan, Hong Kong" can, "-> Jayapura" not).
 export const mayNamePlace = (span) => !LIST_MARK_RE.test(span);
 

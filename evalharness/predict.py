@@ -16,7 +16,8 @@ from typing import Callable
 from evalharness.metrics import summarize
 from evalharness.report import write_report
 from webslm import atomic
-from webslm.errors import WebslmError
+from webslm.errors import Problem, ProblemsError, WebslmError
+from webslm.records import read_lines, seed_view
 
 
 @dataclass
@@ -70,9 +71,6 @@ class Example:
 
 def load_examples(path: Path, system_prompt: str, limit: int | None = None) -> list[Example]:
     """Seed or chat records -> examples; every unreadable record is reported before any model is loaded."""
-    from webslm.records import read_lines, seed_view
-    from webslm.errors import Problem, ProblemsError
-
     examples, problems = [], []
     for line in read_lines(path):
         if line.problem:

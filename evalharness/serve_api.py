@@ -109,9 +109,9 @@ def create_app(model, tokenizer, conv: dict, model_name: str = "webslm", host: s
                                  "response_format.type")
         if isinstance(schema, str):
             try:
-                schema = json.loads(schema)
-            except json.JSONDecodeError as e:
-                raise InvalidRequest(f"response_format schema is not JSON: {e.msg} at column {e.colno}",
+                schema = parse_json(schema, "response_format schema")
+            except JSONInputError as e:
+                raise InvalidRequest(f"response_format schema is not JSON as a browser reads it: {e.reason}",
                                      "response_format") from None
         key = json.dumps(schema, sort_keys=True)
         if key not in constraints:

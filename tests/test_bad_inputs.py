@@ -64,6 +64,15 @@ def test_parse_json_keeps_what_json_parse_keeps():
 
 # ------------------------------------------------------------------------------------ NaN / Infinity (#18.4)
 
+# The data verbs that read a whole file, each with the flags it needs; output names are made paths under tmp_path.
+DATA_VERBS = [("verify", []), ("stats", ["--out", "stats"]), ("split", ["--out", "split"]),
+              ("convert", ["--to", "chat", "--out", "chat.jsonl"])]
+
+
+def _outputs_in(tmp_path, extra: list[str]) -> list[str]:
+    return [str(tmp_path / e) if e in ("stats", "split", "chat.jsonl") else e for e in extra]
+
+
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_verify_refuses_non_json_numbers_in_an_output(tmp_path, capsys, number):
     data = _write(tmp_path / "d.jsonl", [json.dumps(GOOD), _output_with(number)])
@@ -71,16 +80,11 @@ def test_verify_refuses_non_json_numbers_in_an_output(tmp_path, capsys, number):
                   number, "1 problem(s)")
 
 
-@pytest.mark.parametrize("verb, extra", [
-    ("verify", []),
-    ("stats", ["--out", "stats"]),
-    ("split", ["--out", "split"]),
-    ("convert", ["--to", "chat", "--out", "chat.jsonl"]),
-])
+@pytest.mark.parametrize("verb, extra", DATA_VERBS)
 def test_data_commands_refuse_nan_anywhere_in_a_record(tmp_path, capsys, verb, extra):
     data = tmp_path / "d.jsonl"
     data.write_text(json.dumps(GOOD) + "\n" + json.dumps({**GOOD, "meta": {"weight": float("nan")}}) + "\n")
-    extra = [str(tmp_path / e) if e in ("stats", "split", "chat.jsonl") else e for e in extra]
+    extra = _outputs_in(tmp_path, extra)
     _fails_naming(capsys, ["data", verb, data, *extra], f"{data}:2 [meta.weight]: invalid JSON: NaN")
     assert not (tmp_path / "stats").exists() and not (tmp_path / "split").exists()
 
@@ -120,15 +124,10 @@ def test_xlam_answers_with_nan_are_skipped_with_the_reason(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------ nested 100k deep (#18.5)
 
-@pytest.mark.parametrize("verb, extra", [
-    ("verify", []),
-    ("stats", ["--out", "stats"]),
-    ("split", ["--out", "split"]),
-    ("convert", ["--to", "chat", "--out", "chat.jsonl"]),
-])
+@pytest.mark.parametrize("verb, extra", DATA_VERBS)
 def test_data_commands_refuse_a_line_nested_100k_deep(tmp_path, capsys, verb, extra):
     data = _write(tmp_path / "deep.jsonl", [json.dumps(GOOD), DEEP])
-    extra = [str(tmp_path / e) if e in ("stats", "split", "chat.jsonl") else e for e in extra]
+    extra = _outputs_in(tmp_path, extra)
     _fails_naming(capsys, ["data", verb, data, *extra], f"{data}:2: invalid JSON: arrays/objects nested more than")
 
 

@@ -163,3 +163,15 @@ def test_serve_api_refuses_a_remote_host_without_allow_remote_before_loading(tin
     assert "--allow-remote" in capsys.readouterr().err and loaded == [] and served == []
     assert main(["serve-api", "--host", "0.0.0.0", "--allow-remote"]) == 0
     assert served == ["0.0.0.0"] and "WARNING" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("schema,says", [('{"type": "number", "maximum": NaN}', "NaN is not a JSON number"),
+                                         ("[" * 100_000, "nested more than"), ("{not json", "column 2")])
+def test_a_schema_sent_as_a_string_is_read_as_strictly_as_the_body(url, schema, says):
+    """web-llm's form sends the schema as JSON text inside the body: the same reader, the same refusals (before,
+    NaN passed and a deeply nested string was a 500)."""
+    body = {"messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object", "schema": schema}}
+    reply = httpx.post(f"{url}/v1/chat/completions", json=body)
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error["param"] == "response_format" and says in error["message"], error

@@ -10,6 +10,7 @@ pid (`.NAME.PID-XXXX.tmp`), so the next run removes the ones a killed run left b
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
@@ -74,7 +75,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     removed = []
     if not path.parent.is_dir():
         return removed
-    for entry in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+    for entry in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         m = _TMP_NAME.match(entry.name)
         if not m or m["name"] != path.name or _alive(int(m["pid"])):
             continue
@@ -84,10 +85,6 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
             entry.unlink(missing_ok=True)
         removed.append(entry)
     return removed
-
-
-def glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
 
 
 def _alive(pid: int) -> bool:

@@ -118,7 +118,6 @@ def finish_server_app(app, bind_host: str) -> None:
 def serve_in_thread(app, host: str = "127.0.0.1"):
     """Serve `app` on a free port of `host` from a background thread until the block ends (tests, the browser
     harness, benchmarks); yields the port."""
-    import socket
     import threading
     import time
 

@@ -1,4 +1,4 @@
-"""Domains and adapters on the demo server: every domain pack under /api/domains, adapters listed with their domain.
+"""Domains and adapters on the demo server: every domain pack under api/domains/, adapters listed with their domain.
 The page side (selector, CAD panel) is in test_web_domains_page.py."""
 
 from __future__ import annotations
@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from urllib.parse import urljoin
 
 from webslm.domain import load_domain
 
@@ -45,7 +47,7 @@ def server(tmp_path_factory):
 
 
 def test_api_domains_lists_every_pack_and_serves_each(server):
-    status, headers, body = get(server, "/api/domains")
+    status, headers, body = get(server, "/api/domains.json")
     assert status == 200 and headers["cache-control"] == "no-cache"
     listing = json.loads(body)
     assert listing["default"] == "cesium"
@@ -53,22 +55,22 @@ def test_api_domains_lists_every_pack_and_serves_each(server):
     assert {"cesium", "cad"} <= set(by_name)
     for name in ("cesium", "cad"):
         domain = load_domain(name)
-        payload = json.loads(get(server, by_name[name]["url"])[2])
+        payload_url = urljoin("/api/domains.json", by_name[name]["url"])
+        payload = json.loads(get(server, payload_url)[2])
         assert payload["name"] == name and payload["system_prompt"] == domain.system_prompt
         assert "emission_schema" not in payload  # the page's rulebook derives it from the tools
         assert {k: v["parameters"] for k, v in payload["tools"].items()} == {k: t.parameters for k, t in domain.tools.items()}
         assert by_name[name]["tools"] == list(domain.tools)
-    # a gazetteer per domain that has one; /api/domain (the default) keeps its own URL
-    assert by_name["cesium"]["gazetteer_url"] == "/domains/cesium/gazetteer.json"
+        if name == "cesium":  # a gazetteer per domain that has one, relative to each listing
+            assert urljoin(payload_url, payload["gazetteer_url"]) == "/domains/cesium/gazetteer.json"
+    assert urljoin("/api/domains.json", by_name["cesium"]["gazetteer_url"]) == "/domains/cesium/gazetteer.json"
     assert by_name["cad"]["gazetteer_url"] is None
     status, _, gaz = get(server, "/domains/cesium/gazetteer.json")
     assert status == 200 and json.loads(gaz)["format"] == "webslm-gazetteer/1"
-    assert gaz == get(server, "/domain/gazetteer.json")[2]
-    assert json.loads(get(server, "/api/domain")[2]) == {**json.loads(get(server, "/api/domains/cesium")[2]),
-                                                         "gazetteer_url": "/domain/gazetteer.json"}
 
 
-@pytest.mark.parametrize("path", ["/api/domains/nope", "/api/domains/..", "/api/domains/%2e%2e",
+@pytest.mark.parametrize("path", ["/api/domains/nope.json", "/api/domains/cesium", "/api/domains/../models.json",
+                                  "/api/domains/%2e%2e/models.json", "/api/models", "/api/domains",
                                   "/domains/cad/gazetteer.json", "/domains/nope/gazetteer.json",
                                   "/domains/../domain/gazetteer.json", "/domains/cesium/templates.json"])
 def test_unknown_domains_and_files_are_404(server, path):
@@ -79,19 +81,17 @@ def test_a_path_as_default_domain(tmp_path):
     from webslm.domain import DOMAINS_DIR
 
     with start_server(tmp_path, domain=str(DOMAINS_DIR / "cad")) as served:
-        listing = json.loads(get(served, "/api/domains")[2])
+        listing = json.loads(get(served, "/api/domains.json")[2])
         assert listing["default"] == "cad" and {"cesium", "cad"} <= {d["name"] for d in listing["domains"]}
-        assert json.loads(get(served, "/api/domain")[2])["name"] == "cad"
-        assert get(served, "/domain/gazetteer.json")[0] == 404
 
 
 def test_api_adapters_carries_the_domain(server):
-    adapters = {a["adapter_id"]: a for a in json.loads(get(server, "/api/adapters")[2])["adapters"]}
+    adapters = {a["adapter_id"]: a for a in json.loads(get(server, "/api/adapters.json")[2])["adapters"]}
     assert set(adapters) == {"globe-skill", "cad-skill", "old-skill", "other-base"}
     assert adapters["cad-skill"]["domain"] == "cad" and adapters["globe-skill"]["domain"] == "cesium"
     assert adapters["old-skill"]["domain"] == "cesium"  # missing: the server's default domain
     assert adapters["other-base"]["base_model_id"] == "another-model"
-    url = adapters["cad-skill"]["url"][len(server.url):]
+    url = urljoin("/api/adapters.json", adapters["cad-skill"]["url"])
     assert get(server, url + "adapter_shard_0.bin")[2] == b"\0" * 16
 
 

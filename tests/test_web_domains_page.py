@@ -52,7 +52,8 @@ def test_selector_lists_adapters_and_none(page):
 def test_filter_by_base_model(page):
     listed = page.evaluate("""async () => {
         const { adaptersForModel } = await import('/static/adapters.js');
-        const { adapters } = await (await fetch('/api/adapters')).json();
+        const { fetchAdapters } = await import('/static/site.js');
+        const adapters = await fetchAdapters();
         return adaptersForModel(adapters, 'tiny-q4f32_1').map(a => a.adapter_id);
     }""")
     assert sorted(listed) == ["cad-skill", "globe-skill", "old-skill"]

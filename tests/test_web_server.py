@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+from urllib.parse import urljoin
 
 import pytest
 
@@ -91,8 +92,8 @@ def test_unknown_paths_and_directories_are_404(server, path):
     ("/cesium/Assets/approximateTerrainHeights.json", "application/json"),
     ("/cesium/Assets/Textures/NaturalEarthII/0/0/0.jpg", "image/jpeg"),
     ("/vendor/web-llm/index.js", "text/javascript"),
-    ("/domain/gazetteer.json", "application/json"),
-    ("/api/domain", "application/json"),
+    ("/domains/cesium/gazetteer.json", "application/json"),
+    ("/api/models.json", "application/json"),
     ("/models/tiny-q4f32_1/resolve/main/tiny-q4f32_1-webgpu.wasm", "application/wasm"),
     ("/models/tiny-q4f32_1/resolve/main/params_shard_0.bin", "application/octet-stream"),
     ("/models/tiny-q4f32_1/resolve/main/mlc-chat-config.json", "application/json"),
@@ -106,8 +107,9 @@ def test_mime_types(server, path, mime):
 
 
 def model_url(server, model_id):
-    models = json.loads(get(server, "/api/models")[2])["models"]
-    return next(m["model"] for m in models if m["model_id"] == model_id)[len(server.url):]
+    """The model's URL path, from api/models.json (whose URLs are relative to the listing)."""
+    models = json.loads(get(server, "/api/models.json")[2])["models"]
+    return urljoin("/api/models.json", next(m["model"] for m in models if m["model_id"] == model_id))
 
 
 def test_model_files_at_a_revision_are_immutable(server):
@@ -132,30 +134,31 @@ def test_a_re_export_changes_the_revision(tmp_path):
         assert get(served, after + "resolve/main/params_shard_0.bin")[2] == FAKE_SHARD * 2
 
 
-def test_api_models_gives_web_llm_model_records(server):
-    status, _, body = get(server, "/api/models")
+def test_api_models_gives_web_llm_model_records_with_relative_urls(server):
+    status, _, body = get(server, "/api/models.json")
     models = {m["model_id"]: m for m in json.loads(body)["models"]}
     assert set(models) == {"tiny-q4f32_1", "tiny-q4f16_1"}  # the broken manifest is skipped, not fatal
     m = models["tiny-q4f32_1"]
-    assert re.fullmatch(re.escape(server.url) + r"/models/tiny-q4f32_1/r[0-9a-f]{12}/", m["model"])
+    # relative to the listing, so the same file works under any sub-path (webslm export)
+    assert re.fullmatch(r"\.\./models/tiny-q4f32_1/r[0-9a-f]{12}/", m["model"])
     assert m["model_lib"] == m["model"] + "resolve/main/tiny-q4f32_1-webgpu.wasm"
     assert m["required_features"] == [] and m["quantization"] == "q4f32_1"
     assert m["overrides"] == {"context_window_size": 1024}
     assert models["tiny-q4f16_1"]["required_features"] == ["shader-f16"]
-    assert get(server, m["model_lib"][len(server.url):])[2] == FAKE_WASM
+    assert get(server, urljoin("/api/models.json", m["model_lib"]))[2] == FAKE_WASM
 
 
 def test_api_domain_matches_the_domain_pack(server):
     domain = load_domain("cesium")
-    payload = json.loads(get(server, "/api/domain")[2])
+    payload = json.loads(get(server, "/api/domains/cesium.json")[2])
     assert "emission_schema" not in payload  # the page's rulebook derives it from the tools
     assert payload["system_prompt"] == domain.system_prompt
     assert {k: v["parameters"] for k, v in payload["tools"].items()} == {k: t.parameters for k, t in domain.tools.items()}
 
 
 @pytest.mark.parametrize("path", [
-    "/", "/static/app.js", "/cesium/Cesium.js", "/vendor/web-llm/index.js", "/api/domain", "/api/domains",
-    "/api/domains/cesium", "/domain/gazetteer.json", "/api/models", "/api/adapters",
+    "/", "/index.html", "/static/app.js", "/cesium/Cesium.js", "/vendor/web-llm/index.js", "/api/domains.json",
+    "/api/domains/cesium.json", "/domains/cesium/gazetteer.json", "/api/models.json", "/api/adapters.json",
     "/models/tiny-q4f32_1/resolve/main/params_shard_0.bin",
 ])
 def test_head_is_answered_wherever_get_is(server, path):
@@ -180,7 +183,7 @@ def test_head_on_a_missing_file_is_404(server):
 def test_only_loopback_host_headers_are_answered(server, host, status):
     """DNS rebinding: a page on evil.example that points its name at 127.0.0.1 reaches this server, but its
     requests still carry Host: evil.example."""
-    code, _, body = get(server, "/api/models", headers={"Host": host.format(port=server.port)})
+    code, _, body = get(server, "/api/models.json", headers={"Host": host.format(port=server.port)})
     assert code == status, (host, body)
     if status == 400:
         text = body.decode()
@@ -193,12 +196,12 @@ def test_the_host_given_with_allow_remote_is_answered_too():
     from web.server import create_app
 
     named = TestClient(create_app(None, host="192.168.1.5"))
-    assert named.get("/api/domain", headers={"Host": "192.168.1.5:8000"}).status_code == 200
-    assert named.get("/api/domain", headers={"Host": "localhost:8000"}).status_code == 200
-    assert named.get("/api/domain", headers={"Host": "evil.example"}).status_code == 400
+    assert named.get("/api/domains.json", headers={"Host": "192.168.1.5:8000"}).status_code == 200
+    assert named.get("/api/domains.json", headers={"Host": "localhost:8000"}).status_code == 200
+    assert named.get("/api/domains.json", headers={"Host": "evil.example"}).status_code == 400
     # bound to every interface, clients use names this process cannot know: any Host is answered
     every = TestClient(create_app(None, host="0.0.0.0"))
-    assert every.get("/api/domain", headers={"Host": "my-laptop.lan:8000"}).status_code == 200
+    assert every.get("/api/domains.json", headers={"Host": "my-laptop.lan:8000"}).status_code == 200
 
 
 def test_serve_binds_loopback_by_default_and_refuses_other_hosts(monkeypatch, capsys):

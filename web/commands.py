@@ -1,7 +1,9 @@
-"""CLI verbs of the web stage: `webslm serve` (the demo page and model bundles) and `webslm demo`."""
+"""CLI verbs of the web stage: `webslm serve` (the demo page and model bundles), `webslm export` (the same site as
+static files) and `webslm demo`."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from webslm import REPO_ROOT
@@ -36,10 +38,28 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, models_dir: Path |
     print(f"adapters: {', '.join(adapters) or 'none'}", flush=True)
     print(f"domains: {', '.join(n + (' (default)' if n == default_domain.name else '') for n in domains)}", flush=True)
     print(f"demo: http://{shown}:{port}/   (add ?lite=1 for software rendering)", flush=True)
+    print(f"static copy for any web server: webslm export SITE_DIR --models-dir {models_dir}", flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     except OSError as e:
         raise WebslmError(f"cannot listen on {host}:{port}: {e}; pick another --port") from None
+    return 0
+
+
+def _id_list(text: str) -> list[str]:
+    """A comma-separated list of ids for --models/--adapters/--domains."""
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise argparse.ArgumentTypeError(f"{text!r}: give ids separated by commas, e.g. a,b")
+    return items
+
+
+def export(args) -> int:
+    from web.export import export_site, print_summary
+
+    summary = export_site(args.site_dir, args.models_dir, args.domain, args.models, args.adapters, args.domains,
+                          args.force)
+    print_summary(summary)
     return 0
 
 
@@ -73,6 +93,20 @@ def register(sub) -> None:
     _add_server_args(p)
     p.add_argument("--domain", default="cesium", help="domain pack name or path (default cesium)")
     p.set_defaults(run=lambda a: serve(a.host, a.port, a.models_dir, a.allow_remote, a.domain))
+    e = sub.add_parser("export", help="write the demo page, bundles and adapters as a static site any web server "
+                                      "can host", description="Writes the site `webslm serve` serves as plain files "
+                                      "with relative URLs only, so it works from any static host and under any "
+                                      "sub-path. SITE_DIR must be new, empty, or a previous export (--force).")
+    e.add_argument("site_dir", type=Path, metavar="SITE_DIR", help="the folder to write")
+    e.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR,
+                   help=f"where the bundles and adapters are (default {DEFAULT_MODELS_DIR})")
+    e.add_argument("--domain", default="cesium", help="the page's default domain pack, name or path (default cesium)")
+    e.add_argument("--models", type=_id_list, help="model ids to include, comma-separated (default: all)")
+    e.add_argument("--adapters", type=_id_list,
+                   help="adapter ids to include (default: every adapter for an included model and domain)")
+    e.add_argument("--domains", type=_id_list, help="domain packs to include (default: all)")
+    e.add_argument("--force", action="store_true", help="replace a previous export in SITE_DIR")
+    e.set_defaults(run=export)
     d = sub.add_parser("demo", help="data -> train -> convert -> adapters on the embedded model, then serve the demo",
                        description="Runs every pipeline step not done yet (see webslm/pipeline.py), then serves "
                                    "the page. Interrupt and run again to continue where it stopped.")

@@ -1,5 +1,14 @@
-"""The demo's local server: the page, a minimal offline Cesium build, the web-llm bundle, the domain pack and the
-compiled model bundles under /models/<id>/resolve/main/<file> (web-llm appends `resolve/main/` to a model URL).
+"""The demo's local server. It serves the same site `webslm export` writes as files (web/export.py), and the page
+uses only relative URLs, so both behave the same:
+
+    index.html, static/…            the page (web/static)
+    cesium/…, vendor/web-llm/…      the offline Cesium subset and the web-llm bundle
+    api/models.json, api/adapters.json, api/domains.json, api/domains/<name>.json   the listings (`site_listings`)
+    domains/<name>/gazetteer.json   each domain pack's gazetteer
+    models/<id>/<revision>/resolve/main/<file>   bundles (web-llm appends `resolve/main/` to a model URL)
+    adapters/<id>/<revision>/<file>              LoRA adapter bundles
+
+The server also answers /models/<id>/resolve/main/<file> (the bundle as it is now, for tools and scripts).
 
 Every file goes through `safe_file`: a request path is split into segments and anything that could climb out of its
 root ('..', '.', empty segments, backslashes, drive letters, NUL) is a 404, as are directories (no listings).
@@ -62,6 +71,11 @@ MIME_TYPES = {
 NO_CACHE = "no-cache"                                   # revalidate: the page and the manifests change while you work
 LIBRARY_CACHE = "public, max-age=86400"                 # node_modules files change only with npm ci
 IMMUTABLE = "public, max-age=31536000, immutable"       # model files under a revision URL: a re-export changes it
+
+def cesium_allowed(rel: str) -> bool:
+    """Whether `rel` (a path under Cesium's build) is in the subset the page uses."""
+    return any(rel == a or (a.endswith("/") and rel.startswith(a)) for a in CESIUM_ALLOWED)
+
 
 _SEGMENT_OK = re.compile(r"^[A-Za-z0-9_.+@\-]+$")
 
@@ -143,14 +157,57 @@ def _scan(models_dir: Path | None, manifest_name: str, id_key: str, usable) -> d
     return found
 
 
-def domain_payload(domain: Domain, gazetteer_url: str | None = None) -> dict:
+# Every URL in a listing is relative to the listing's own URL (as in HTML), so the same files work behind `webslm
+# serve`, from any static host and under any sub-path (the page resolves them; web-llm needs absolute URLs).
+def domain_payload(domain: Domain) -> dict:
+    """api/domains/<name>.json"""
     return {
         "name": domain.name,
         "title": domain.title,
         "system_prompt": domain.system_prompt,
         "tools": {name: {"name": t.name, "description": t.description, "parameters": t.parameters}
                   for name, t in domain.tools.items()},
-        "gazetteer_url": (gazetteer_url or f"/domains/{domain.name}/gazetteer.json") if domain.gazetteer_path else None,
+        "gazetteer_url": f"../../domains/{domain.name}/gazetteer.json" if domain.gazetteer_path else None,
+    }
+
+
+def site_listings(models_dir: Path | None, default: Domain, domains: dict[str, Domain],
+                  bundles: dict[str, ModelBundle] | None = None,
+                  adapters: dict[str, ModelBundle] | None = None) -> dict[str, dict]:
+    """The site's listings by path under api/: what `webslm serve` answers at /api/<path> and what `webslm export`
+    writes as plain files. `bundles`/`adapters` default to everything in `models_dir`; model files live at
+    models/<id>/<revision>/resolve/main/<file> (web-llm appends resolve/main/), adapter files at
+    adapters/<id>/<revision>/<file>."""
+    bundles = find_bundles(models_dir) if bundles is None else bundles
+    adapters = find_adapters(models_dir) if adapters is None else adapters
+    models = []
+    for model_id, b in bundles.items():
+        url = f"../models/{model_id}/{b.revision()}/"
+        models.append({
+            "model": url,
+            "model_id": model_id,
+            "model_lib": f"{url}resolve/main/{b.model_lib}",
+            "required_features": list(b.manifest.get("required_features", [])),
+            "overrides": dict(b.manifest.get("overrides", {})),
+            "quantization": b.manifest.get("quantization"),
+            "low_resource_required": bool(b.manifest.get("low_resource_required", True)),
+            **({"vram_required_MB": b.manifest["vram_required_MB"]} if "vram_required_MB" in b.manifest else {}),
+        })
+    # An adapter made before convert-adapter recorded the domain is for the default domain.
+    listed_adapters = [{"adapter_id": adapter_id, "url": f"../adapters/{adapter_id}/{a.revision()}/",
+                        **{k: a.manifest.get(k) for k in ("base_model_id", "rank", "compiled_rank", "bytes", "params")},
+                        "domain": str(a.manifest.get("domain") or default.name)}
+                       for adapter_id, a in adapters.items()]
+    payloads = {name: domain_payload(d) for name, d in domains.items()}
+    listed_domains = [{"name": name, "title": d.title, "url": f"domains/{name}.json",
+                       "gazetteer_url": f"../domains/{name}/gazetteer.json" if d.gazetteer_path else None,
+                       "tools": list(d.tools)}
+                      for name, d in domains.items()]
+    return {
+        "models.json": {"models": models},
+        "adapters.json": {"adapters": listed_adapters},
+        "domains.json": {"default": default.name, "domains": listed_domains},
+        **{f"domains/{name}.json": payload for name, payload in payloads.items()},
     }
 
 
@@ -175,13 +232,12 @@ def load_domains(default: str | Path = "cesium") -> tuple[Domain, dict[str, Doma
 
 def create_app(models_dir: Path | None = None, domain: str | Path = "cesium", host: str = "127.0.0.1") -> FastAPI:
     """The demo app, answering Host headers that name `host` or loopback. `models_dir` is rescanned on every
-    /api/models call, so bundles written while the server runs show up on the next page load."""
+    listing request, so bundles written while the server runs show up on the next page load."""
     dom, domains = load_domains(domain)
-    payload = domain_payload(dom, "/domain/gazetteer.json")
-    payloads = {name: domain_payload(d) for name, d in domains.items()}
     app = FastAPI(title="webslm demo", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.get("/")
+    @app.get("/index.html")
     def index():
         return file_response(STATIC_DIR / "index.html", NO_CACHE)
 
@@ -191,7 +247,7 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium", ho
 
     @app.get("/cesium/{rel:path}")
     def cesium(rel: str):
-        if not any(rel == a or (a.endswith("/") and rel.startswith(a)) for a in CESIUM_ALLOWED):
+        if not cesium_allowed(rel):
             raise HTTPException(404)
         return file_response(safe_file(CESIUM_DIR, rel), LIBRARY_CACHE)
 
@@ -201,28 +257,13 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium", ho
             raise HTTPException(404)
         return file_response(safe_file(WEBLLM_DIR, rel), LIBRARY_CACHE)
 
-    @app.get("/api/domain")
-    def api_domain():
-        return JSONResponse(payload, headers={"Cache-Control": NO_CACHE})
-
-    @app.get("/domain/gazetteer.json")
-    def gazetteer():
-        if dom.gazetteer_path is None:
+    @app.get("/api/{rel:path}")
+    def listing(rel: str):
+        """models.json, adapters.json, domains.json, domains/<name>.json: models_dir is rescanned every time."""
+        listings = site_listings(models_dir, dom, domains)
+        if rel not in listings:
             raise HTTPException(404)
-        return file_response(dom.gazetteer_path, NO_CACHE)
-
-    @app.get("/api/domains")
-    def api_domains():
-        listed = [{"name": name, "title": d.title, "url": f"/api/domains/{name}",
-                   "gazetteer_url": payloads[name]["gazetteer_url"], "tools": list(d.tools)}
-                  for name, d in domains.items()]
-        return JSONResponse({"default": dom.name, "domains": listed}, headers={"Cache-Control": NO_CACHE})
-
-    @app.get("/api/domains/{name}")
-    def api_domain_by_name(name: str):
-        if name not in payloads:
-            raise HTTPException(404)
-        return JSONResponse(payloads[name], headers={"Cache-Control": NO_CACHE})
+        return JSONResponse(listings[rel], headers={"Cache-Control": NO_CACHE})
 
     @app.get("/domains/{name}/gazetteer.json")
     def gazetteer_by_domain(name: str):
@@ -230,24 +271,6 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium", ho
         if d is None or d.gazetteer_path is None:
             raise HTTPException(404)
         return file_response(d.gazetteer_path, NO_CACHE)
-
-    @app.get("/api/models")
-    def api_models(request: Request):
-        base = str(request.base_url).rstrip("/")
-        models = []
-        for model_id, b in find_bundles(models_dir).items():
-            url = f"{base}/models/{model_id}/{b.revision()}/"
-            models.append({
-                "model": url,
-                "model_id": model_id,
-                "model_lib": f"{url}resolve/main/{b.model_lib}",
-                "required_features": list(b.manifest.get("required_features", [])),
-                "overrides": dict(b.manifest.get("overrides", {})),
-                "quantization": b.manifest.get("quantization"),
-                "low_resource_required": bool(b.manifest.get("low_resource_required", True)),
-                **({"vram_required_MB": b.manifest["vram_required_MB"]} if "vram_required_MB" in b.manifest else {}),
-            })
-        return JSONResponse({"models": models}, headers={"Cache-Control": NO_CACHE})
 
     @app.get("/models/{model_id}/resolve/main/{rel:path}")
     def model_file(model_id: str, rel: str):
@@ -259,22 +282,12 @@ def create_app(models_dir: Path | None = None, domain: str | Path = "cesium", ho
 
     @app.get("/models/{model_id}/{revision}/resolve/main/{rel:path}")
     def model_file_at_revision(model_id: str, revision: str, rel: str):
-        """What /api/models hands to web-llm: immutable, because a different export has a different revision.
+        """What api/models.json hands to web-llm: immutable, because a different export has a different revision.
         A stale revision is a 404 (reload the page), never new bytes under an old URL."""
         bundle = find_bundles(models_dir).get(model_id)
         if bundle is None or revision != bundle.revision():
             raise HTTPException(404)
         return file_response(safe_file(bundle.root, rel), IMMUTABLE)
-
-    @app.get("/api/adapters")
-    def api_adapters(request: Request):
-        base = str(request.base_url).rstrip("/")
-        # An adapter made before convert-adapter recorded the domain is for the server's default domain.
-        adapters = [{"adapter_id": adapter_id, "url": f"{base}/adapters/{adapter_id}/{a.revision()}/",
-                     **{k: a.manifest.get(k) for k in ("base_model_id", "rank", "compiled_rank", "bytes", "params")},
-                     "domain": str(a.manifest.get("domain") or dom.name)}
-                    for adapter_id, a in find_adapters(models_dir).items()]
-        return JSONResponse({"adapters": adapters}, headers={"Cache-Control": NO_CACHE})
 
     @app.get("/adapters/{adapter_id}/{revision}/{rel:path}")
     def adapter_file(adapter_id: str, revision: str, rel: str):

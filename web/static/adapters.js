@@ -8,13 +8,11 @@
 // Nothing is recompiled and the base weights are not fetched again. The caller must reset the chat afterwards:
 // the KV cache holds keys/values computed with the previous adapter.
 
-const fetched = new Map(); // adapter id -> {records, buffers}: swapping back costs no download
+const fetched = new Map(); // adapter URL (id + revision) -> {adapter, records}: swapping back costs no download
 
-async function fetchAdapter(adapterId) {
-  if (fetched.has(adapterId)) return { ...fetched.get(adapterId), bytes_fetched: 0 };
-  const { adapters } = await (await fetch("/api/adapters")).json();
-  const adapter = adapters.find((a) => a.adapter_id === adapterId);
-  if (!adapter) throw new Error(`no adapter ${adapterId} on this server (have: ${adapters.map((a) => a.adapter_id).join(", ")})`);
+// `adapter` is an entry of api/adapters.json with its `url` made absolute (site.js fetchAdapters).
+async function fetchAdapter(adapter) {
+  if (fetched.has(adapter.url)) return { ...fetched.get(adapter.url), bytes_fetched: 0 };
   const cache = await (await fetch(adapter.url + "tensor-cache.json")).json();
   const indexByName = new Map(adapter.params.map((p) => [p.name, p.index]));
   const records = [];
@@ -23,18 +21,19 @@ async function fetchAdapter(adapterId) {
     const data = new Uint8Array(await (await fetch(adapter.url + shard.dataPath)).arrayBuffer());
     bytesFetched += data.byteLength;
     for (const r of shard.records) {
-      if (!indexByName.has(r.name)) throw new Error(`adapter ${adapterId}: tensor ${r.name} has no parameter index`);
+      if (!indexByName.has(r.name)) throw new Error(`adapter ${adapter.adapter_id}: tensor ${r.name} has no parameter index`);
       records.push({ name: r.name, index: indexByName.get(r.name), bytes: data.subarray(r.byteOffset, r.byteOffset + r.nbytes) });
     }
   }
   const entry = { adapter, records };
-  fetched.set(adapterId, entry);
+  fetched.set(adapter.url, entry);
   return { ...entry, bytes_fetched: bytesFetched };
 }
 
 let active = null; // {modelId, adapterId, records} of the adapter now on the GPU
 
-export async function swapAdapter(engine, modelId, adapterId) {
+// Swap `adapter` (an api/adapters.json entry with an absolute url; null: back to the base) into `modelId`.
+export async function swapAdapter(engine, modelId, adapter) {
   const pipeline = engine.loadedModelIdToPipeline && engine.loadedModelIdToPipeline.get(modelId);
   if (!pipeline || !pipeline.params || !pipeline.tvm) {
     throw new Error("this web-llm version does not expose loadedModelIdToPipeline/params: runtime LoRA needs 0.2.86");
@@ -42,13 +41,14 @@ export async function swapAdapter(engine, modelId, adapterId) {
   const started = performance.now();
   let writes = [];
   let bytesFetched = 0;
-  if (adapterId) {
-    const adapter = await fetchAdapter(adapterId);
-    if (adapter.adapter.base_model_id !== modelId) {
-      throw new Error(`adapter ${adapterId} belongs to ${adapter.adapter.base_model_id}, not ${modelId}`);
+  const adapterId = adapter ? adapter.adapter_id : null;
+  if (adapter) {
+    if (adapter.base_model_id !== modelId) {
+      throw new Error(`adapter ${adapterId} belongs to ${adapter.base_model_id}, not ${modelId}`);
     }
-    writes = adapter.records;
-    bytesFetched = adapter.bytes_fetched;
+    const loaded = await fetchAdapter(adapter);
+    writes = loaded.records;
+    bytesFetched = loaded.bytes_fetched;
   } else if (active && active.modelId === modelId) {
     writes = active.records.map((r) => ({ ...r, bytes: new Uint8Array(r.bytes.byteLength) })); // zeros: the base
   }

@@ -12,6 +12,7 @@
 import { adaptersForModel } from "./adapters.js";
 import { CadModel, drawTopView } from "./cad.js";
 import { Rulebook } from "./rules/rulebook.js";
+import { fetchAdapters, fetchDomainPayload, fetchDomains, fetchModels } from "./site.js";
 import { TOOLS, clearAll, describeEntities, cameraCartographic } from "./tools.js";
 
 const params = new URLSearchParams(location.search);
@@ -23,7 +24,8 @@ const app = {
   viewer: null, engine: null, worker: null, model: null, history: [],
   domain: null, rules: null,       // the active domain's /api/domains/<name> payload and its Rulebook
   domains: new Map(),              // name -> {payload, rules}: each domain fetched once
-  baseDomain: null,                // the domain with no adapter: ?domain=NAME, else the server's default
+  domainList: null,                // api/domains.json: {default, domains: [{name, url, ...}]}
+  baseDomain: null,                // the domain with no adapter: ?domain=NAME, else the site's default
   adapter: null,                   // the adapter id now swapped in (null: the base model)
   adapters: [],                    // what the selector lists
   cad: new CadModel(),
@@ -173,12 +175,11 @@ function clearScene() {
 
 async function fetchDomain(name) {
   if (!app.domains.has(name)) {
-    const response = await fetch(`/api/domains/${encodeURIComponent(name)}`);
-    if (!response.ok) {
-      const { domains } = await (await fetch("/api/domains")).json();
-      throw new Error(`this server has no domain ${JSON.stringify(name)} (have: ${domains.map((d) => d.name).join(", ")})`);
+    const listed = app.domainList.domains.find((d) => d.name === name);
+    if (!listed) {
+      throw new Error(`this site has no domain ${JSON.stringify(name)} (have: ${app.domainList.domains.map((d) => d.name).join(", ")})`);
     }
-    const payload = await response.json();
+    const payload = await fetchDomainPayload(listed.url);
     const gazetteer = payload.gazetteer_url ? await (await fetch(payload.gazetteer_url)).json() : null;
     app.domains.set(name, { payload, rules: new Rulebook({ tools: payload.tools, gazetteer }) });
   }
@@ -206,8 +207,9 @@ function drawCad() {
 
 let swaps = 0;
 
-// Ask the worker, which owns the engine, to swap the adapter; resolves with swapAdapter's result.
-function swapInWorker(adapterId) {
+// Ask the worker, which owns the engine, to swap the adapter (an app.adapters entry, null: the base); resolves with
+// swapAdapter's result.
+function swapInWorker(adapter) {
   const id = (swaps += 1);
   const channel = new MessageChannel();
   return new Promise((resolve, reject) => {
@@ -216,15 +218,14 @@ function swapInWorker(adapterId) {
       if (data.error !== undefined) reject(new Error(data.error));
       else resolve(data.result);
     };
-    app.worker.postMessage({ kind: "webslm.setAdapter", id, modelId: app.model.model_id, adapterId }, [channel.port2]);
+    app.worker.postMessage({ kind: "webslm.setAdapter", id, modelId: app.model.model_id, adapter }, [channel.port2]);
   });
 }
 
 async function refreshAdapters() {
   let listed = [];
   try {
-    const { adapters } = await (await fetch("/api/adapters")).json();
-    listed = adaptersForModel(adapters, app.model && app.model.model_id);
+    listed = adaptersForModel(await fetchAdapters(), app.model && app.model.model_id);
   } catch (e) {
     console.warn("no adapter list:", e);
   }
@@ -250,11 +251,11 @@ async function setAdapterNow(adapterId) {
   try {
     const adapter = adapterId && app.adapters.find((a) => a.adapter_id === adapterId);
     if (adapterId && !adapter) {
-      const which = app.model ? `for ${app.model.model_id}` : "on this server";
+      const which = app.model ? `for ${app.model.model_id}` : "on this site";
       throw new Error(`no adapter ${JSON.stringify(adapterId)} ${which} (have: ${app.adapters.map((a) => a.adapter_id).join(", ") || "none"})`);
     }
     const domain = await fetchDomain(adapter ? adapter.domain : app.baseDomain); // before the weights change
-    const swap = app.engine ? await swapInWorker(adapterId) : null;
+    const swap = app.engine ? await swapInWorker(adapter || null) : null;
     app.adapter = adapterId;
     activateDomain(domain);
     const wall_s = (performance.now() - started) / 1000;
@@ -281,7 +282,7 @@ const setAdapter = (adapterId) => enqueue(() => setAdapterNow(adapterId));
 async function pickModel(models) {
   const wanted = params.get("model");
   if (wanted === "none") return { reason: "model loading turned off (?model=none)" };
-  if (!models.length) return { reason: "no model bundle found on the server (webslm serve --models-dir DIR)" };
+  if (!models.length) return { reason: "no model bundle on this site (webslm serve/export --models-dir DIR)" };
   if (!navigator.gpu) return { reason: "this browser has no WebGPU (navigator.gpu)" };
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) return { reason: "no WebGPU adapter" };
@@ -297,7 +298,7 @@ async function pickModel(models) {
 }
 
 async function loadModel() {
-  const { models } = await (await fetch("/api/models")).json();
+  const models = await fetchModels();
   const pick = await pickModel(models);
   if (!pick.model) {
     $("model-status").textContent = `No model loaded: ${pick.reason}. Type tool calls as JSON.`;
@@ -306,7 +307,7 @@ async function loadModel() {
   const { model, why } = pick;
   $("model-status").textContent = `Loading ${model.model_id} (${model.quantization}; ${why})…`;
   $("progress").hidden = false;
-  const webllm = await import("/vendor/web-llm/index.js");
+  const webllm = await import("../vendor/web-llm/index.js");
   const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   const appConfig = { model_list: models.map(({ model, model_id, model_lib, required_features, overrides, vram_required_MB, low_resource_required }) =>
     ({ model, model_id, model_lib, required_features, overrides, vram_required_MB, low_resource_required })) };
@@ -358,15 +359,16 @@ function state() {
 
 async function start() {
   app.viewer = createViewer();
-  const { default: serverDefault } = await (await fetch("/api/domains")).json();
-  app.baseDomain = serverDefault;
+  app.domainList = await fetchDomains();
+  const siteDefault = app.domainList.default;
+  app.baseDomain = siteDefault;
   const wanted = params.get("domain");
   if (wanted) {
     try {
       await fetchDomain(wanted);
       app.baseDomain = wanted;
     } catch (e) {
-      logEntry({ kind: "domain", text: `?domain=${wanted}`, ok: false, error: `${e.message}; using ${serverDefault}` });
+      logEntry({ kind: "domain", text: `?domain=${wanted}`, ok: false, error: `${e.message}; using ${siteDefault}` });
     }
   }
   activateDomain(await fetchDomain(app.baseDomain));

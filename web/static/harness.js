@@ -1,9 +1,10 @@
 // The measurement page for tests, the browser evaluator and benchmarks. It runs the stock web-llm engine on the
 // main thread (logit processors, which let us read the raw logits of every step, only work there) and exposes
 // `window.harness`: gpu(), load(modelId, options), chat(request, options), unload().
-import "/static/webgpu_limits.js";
-import * as webllm from "/vendor/web-llm/index.js";
-import { swapAdapter } from "/static/adapters.js";
+import "./webgpu_limits.js";
+import * as webllm from "../vendor/web-llm/index.js";
+import { swapAdapter } from "./adapters.js";
+import { fetchAdapters, fetchModels } from "./site.js";
 
 const log = (line) => { document.getElementById("log").textContent += line + "\n"; };
 
@@ -35,7 +36,7 @@ async function gpu() {
 }
 
 async function load(modelId, { captureLogits = false } = {}) {
-  const { models } = await (await fetch("/api/models")).json();
+  const models = await fetchModels();
   const record = models.find((m) => m.model_id === modelId);
   if (!record) throw new Error(`no bundle ${modelId} on this server (have: ${models.map((m) => m.model_id).join(", ")})`);
   const started = performance.now();
@@ -87,7 +88,13 @@ async function unload() {
 
 async function setAdapter(adapterId) {
   if (!engine) throw new Error("no model loaded: call harness.load(modelId) first");
-  const result = await swapAdapter(engine, loadedModelId, adapterId);
+  let adapter = null;
+  if (adapterId) {
+    const adapters = await fetchAdapters();
+    adapter = adapters.find((a) => a.adapter_id === adapterId);
+    if (!adapter) throw new Error(`no adapter ${adapterId} on this server (have: ${adapters.map((a) => a.adapter_id).join(", ")})`);
+  }
+  const result = await swapAdapter(engine, loadedModelId, adapter);
   await engine.resetChat();
   return result;
 }

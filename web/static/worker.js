@@ -2,19 +2,20 @@
 //
 // Besides web-llm's own messages the worker answers one of ours, because the engine (and so the GPU buffers a
 // LoRA swap overwrites) lives only here:
-//   {kind: "webslm.setAdapter", id, modelId, adapterId|null}  posted with a MessagePort
+//   {kind: "webslm.setAdapter", id, modelId, adapter|null}  posted with a MessagePort (adapter: an
+//   api/adapters.json entry with an absolute url)
 //   -> on that port {kind: "webslm.adapterSet", id, result} or {kind: "webslm.adapterSet", id, error}
 // The reply goes over the port, not the worker: web-llm's WebWorkerMLCEngine throws on message kinds it does not
 // know. The page sends a swap only between commands (its command queue), never during a generation.
-import "/static/webgpu_limits.js";
-import { WebWorkerMLCEngineHandler } from "/vendor/web-llm/index.js";
-import { swapAdapter } from "/static/adapters.js";
+import "./webgpu_limits.js";
+import { WebWorkerMLCEngineHandler } from "../vendor/web-llm/index.js";
+import { swapAdapter } from "./adapters.js";
 
 const handler = new WebWorkerMLCEngineHandler();
 
-async function setAdapter({ id, modelId, adapterId }, port) {
+async function setAdapter({ id, modelId, adapter }, port) {
   try {
-    const result = await swapAdapter(handler.engine, modelId, adapterId || null);
+    const result = await swapAdapter(handler.engine, modelId, adapter || null);
     await handler.engine.resetChat(); // the KV cache holds keys/values computed with the previous adapter
     port.postMessage({ kind: "webslm.adapterSet", id, result });
   } catch (e) {

@@ -13,11 +13,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 setup: system-deps python-deps node-deps webgpu-deps
 
-# Debian packages: Chromium (headless WebGPU), emscripten (the WebGPU runtime build), LLVM 15 (lavapipe's JIT).
+# Debian packages: Chromium (headless WebGPU), emscripten (the WebGPU runtime build), LLVM 15 (lavapipe's JIT), the
+# Vulkan loader (Dawn in Node reaches lavapipe through it; Chromium bundles its own).
 system-deps:
 	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v emcc >/dev/null || missing="$$missing emscripten"; \
 	ldconfig -p | grep -q libLLVM-15 || missing="$$missing libllvm15"; \
+	ldconfig -p | grep -q libvulkan.so.1 || missing="$$missing libvulkan1"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
@@ -47,7 +49,8 @@ node-deps: node_modules/.package-lock.json web/static/vendor/ajv.js
 webgpu-deps: python-deps
 	@$(PY) -m webslm.lavapipe || echo "lavapipe unavailable: browser evaluation falls back to SwiftShader"
 
-# The README's test command: everything CI can afford (fast tests + headless-browser tests on tiny models).
+# The README's test command: everything CI can afford (fast tests + headless-browser tests and Dawn-in-Node WebGPU tests
+# (the `webgpu` tier: q4f16_1) on tiny models).
 test: setup
 	$(PY) -m pytest -m "not slow" -q
 

@@ -89,7 +89,7 @@ def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1
             bar.close()
             del state
         with _phase("compile kernels", timings):
-            executable = compile_executable(mod, target)
+            executable = compile_executable(mod, target, quant.model_dtype)
         wasm_name = f"{model_id}-webgpu.wasm"
         with _phase(f"link ({opt})", timings):
             export_webgpu_library(executable, tmp / wasm_name, opt=opt)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.models.config import FUSED_PROJECTIONS
 from webslm.artifacts import ADAPTER_MANIFEST, check_artifact_id
 from webslm.atomic import atomic_dir, check_output, write_json
 from webslm.errors import WebslmError
@@ -18,8 +19,7 @@ from webslm.strict_json import read_json_object
 
 ADAPTER_FORMAT = "webslm-adapter/1"
 # our projection -> the Hugging Face modules it fuses, in the order of its rank blocks (see decoder.Linear)
-LORA_PARTS = {"qkv_proj": ("q_proj", "k_proj", "v_proj"), "o_proj": ("o_proj",),
-              "gate_up_proj": ("gate_proj", "up_proj"), "down_proj": ("down_proj",)}
+LORA_PARTS = {**FUSED_PROJECTIONS, "o_proj": ("o_proj",), "down_proj": ("down_proj",)}
 SUPPORTED_TARGETS = {m for parts in LORA_PARTS.values() for m in parts}
 
 
@@ -70,7 +70,7 @@ def lora_scale(config: dict) -> float:
 
 
 def hf_parts(layer: str) -> list[str]:
-    """'model.layers.0.self_attn.qkv_proj' -> the PEFT module names it fuses ('model.layers.0.self_attn.q_proj', ...)."""
+    """'model.layers.0.self_attn.c_attn' -> the PEFT module names it fuses ('model.layers.0.self_attn.q_proj', ...)."""
     parent, _, ours = layer.rpartition(".")
     return [f"{parent}.{part}" for part in LORA_PARTS[ours]]
 

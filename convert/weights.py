@@ -7,20 +7,16 @@ from typing import Iterator
 import numpy as np
 
 from convert.compile import ParamSpec
+from convert.models.config import FUSED_PROJECTIONS
 from webslm.q4 import Quantization, quantize_q4
 from webslm.errors import WebslmError
 
-# our fused layer name -> the Hugging Face layers concatenated along the output axis
-FUSED = {
-    "qkv_proj": ("q_proj", "k_proj", "v_proj"),
-    "gate_up_proj": ("gate_proj", "up_proj"),
-}
 
 
 def _source_names(layer: str, kind: str) -> list[str]:
     """'model.layers.0.self_attn.qkv_proj', 'weight' -> the HF tensor names it is made of."""
     parent, _, leaf = layer.rpartition(".")
-    parts = FUSED.get(leaf, (leaf,))
+    parts = FUSED_PROJECTIONS.get(leaf, (leaf,))
     return [f"{parent}.{p}.{kind}" if parent else f"{p}.{kind}" for p in parts]
 
 

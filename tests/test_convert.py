@@ -158,11 +158,11 @@ def test_bundle_weights_are_the_quantized_checkpoint(tiny_bundle):
     state = load_hf_state(src)
     weights = read_tensor_cache(bundle)
     q, k, v = (state[f"model.layers.1.self_attn.{n}_proj.weight"] for n in "qkv")
-    fused = dequantize_q4(weights["model.layers.1.self_attn.qkv_proj.q_weight"],
-                          weights["model.layers.1.self_attn.qkv_proj.q_scale"])
+    fused = dequantize_q4(weights["model.layers.1.self_attn.c_attn.q_weight"],
+                          weights["model.layers.1.self_attn.c_attn.q_scale"])
     np.testing.assert_allclose(fused, dequantize_q4(*quantize_q4(np.concatenate([q, k, v]))), atol=0)
     bias = np.concatenate([state[f"model.layers.1.self_attn.{n}_proj.bias"] for n in "qkv"])
-    np.testing.assert_array_equal(weights["model.layers.1.self_attn.qkv_proj.bias"], bias)
+    np.testing.assert_array_equal(weights["model.layers.1.self_attn.c_attn.bias"], bias)
     np.testing.assert_array_equal(weights["model.norm.weight"], state["model.norm.weight"])
 
 

@@ -50,8 +50,8 @@ def test_adapter_bundle_holds_fused_scaled_zero_padded_lora(base, tmp_path):
     tensors = read_tensor_cache(out)
     peft = {k.removeprefix("base_model.model.").removesuffix(".weight"): v
             for k, v in load_file(str(peft_dir / "adapter_model.safetensors")).items()}
-    a = tensors["model.layers.0.self_attn.qkv_proj.lora_A"]
-    b = tensors["model.layers.0.self_attn.qkv_proj.lora_B"]
+    a = tensors["model.layers.0.self_attn.c_attn.lora_A"]
+    b = tensors["model.layers.0.self_attn.c_attn.lora_B"]
     assert a.shape[0] == 3 * 8 and b.shape[1] == 3 * 8
     # the fused product equals the concatenation of each part's scaled B @ A
     scale = 2.0

@@ -10,6 +10,15 @@ from webslm.strict_json import read_json_object
 
 # model_type in config.json -> does q/k/v projection carry a bias by default
 SUPPORTED_ARCHITECTURES = {"llama": False, "qwen2": True}
+# model_type -> MLC's name for the fused q/k/v projection, as MLC's own libraries for the family declare it in
+# `_metadata`. web-llm loads parameters by name, so with MLC's names an MLC prebuilt library and ours read the same
+# tensor-cache.json (tests/test_mlc_names.py checks every name and shape against a recorded list).
+FUSED_QKV_NAMES = {"llama": "qkv_proj", "qwen2": "c_attn"}
+# our fused layer name -> the Hugging Face layers concatenated along its output axis, in order
+FUSED_PROJECTIONS = {
+    **{name: ("q_proj", "k_proj", "v_proj") for name in FUSED_QKV_NAMES.values()},
+    "gate_up_proj": ("gate_proj", "up_proj"),
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,10 @@ class DecoderConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def qkv_name(self) -> str:
+        return FUSED_QKV_NAMES[self.model_type]
 
 
 def read_decoder_config(model_dir: Path, context_window_size: int | None = None,

@@ -2,8 +2,9 @@
 
 Read it top to bottom: quantized linear layers, attention through TVM's paged KV cache (RoPE applied by the
 cache), SwiGLU MLP, pre-norm blocks, and the four entry points web-llm calls: `embed`, `prefill`, `decode`,
-`create_tir_paged_kv_cache`. Parameter names follow the MLC layout (fused `qkv_proj` and `gate_up_proj`,
-`q_weight`/`q_scale` pairs for q4) so `convert/weights.py` can fill them from a Hugging Face checkpoint.
+`create_tir_paged_kv_cache`. Parameter names are MLC's for the family (fused q/k/v `qkv_proj` for Llama, `c_attn`
+for Qwen2; `gate_up_proj`; `q_weight`/`q_scale` pairs for q4) so `convert/weights.py` can fill them from a Hugging
+Face checkpoint and MLC's own libraries read our weights.
 """
 
 from __future__ import annotations
@@ -120,12 +121,15 @@ class Attention(nn.Module):
         self.num_kv_heads = cfg.num_key_value_heads
         self.head_dim = cfg.head_dim
         qkv_out = (self.num_heads + 2 * self.num_kv_heads) * self.head_dim
-        self.qkv_proj = Linear(cfg.hidden_size, qkv_out, quant, bias=cfg.qkv_bias, lora_rank=lora_rank, lora_parts=3)
+        self.qkv_name = cfg.qkv_name
+        setattr(self, self.qkv_name, Linear(cfg.hidden_size, qkv_out, quant, bias=cfg.qkv_bias, lora_rank=lora_rank,
+                                            lora_parts=3))
         self.o_proj = Linear(self.num_heads * self.head_dim, cfg.hidden_size, quant, lora_rank=lora_rank)
 
     def forward(self, x: Tensor, kv_cache: PagedKVCache, layer_id: int) -> Tensor:
         batch, seq, _ = x.shape
-        qkv = op.reshape(self.qkv_proj(x), (batch, seq, self.num_heads + 2 * self.num_kv_heads, self.head_dim))
+        qkv_proj = getattr(self, self.qkv_name)
+        qkv = op.reshape(qkv_proj(x), (batch, seq, self.num_heads + 2 * self.num_kv_heads, self.head_dim))
         out = kv_cache.attention_with_fused_qkv(layer_id, qkv, self.num_heads, sm_scale=self.head_dim ** -0.5)
         return self.o_proj(op.reshape(out, (batch, seq, self.num_heads * self.head_dim)))
 

@@ -32,7 +32,9 @@ def test_adapter_swaps_in_the_demo_worker_without_reloading(setup, chromium):  #
 
     with start_server(models) as served:
         requests, errors = [], []
-        context, page = open_demo(chromium, served.url, requests=requests)
+        # ?adapter=none: start on the base model, so the first swap to adapter-a downloads it (the default start
+        # with the domain's adapter is tests/test_export_browser.py's)
+        context, page = open_demo(chromium, served.url, query="?lite=1&adapter=none", requests=requests)
         page.on("pageerror", lambda e: errors.append(str(e)))
         model = page.evaluate("window.webslm.modelReady")
         assert model and model["model_id"] == "tiny-lora", page.inner_text("#model-status")

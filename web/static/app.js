@@ -276,6 +276,16 @@ async function setAdapterNow(adapterId) {
 
 const setAdapter = (adapterId) => enqueue(() => setAdapterNow(adapterId));
 
+// The skill a user expects is on from the start: once a model is loaded, the first adapter (by id) that speaks the
+// base domain is swapped in (the untuned base picks the right tool about half the time). ?adapter=ID starts with
+// another one, ?adapter=none with the base model; the selector offers the base model either way.
+function startingAdapter(listed) {
+  const wanted = params.get("adapter");
+  if (wanted) return wanted === "none" ? null : wanted;  // an unknown id is reported in the log by setAdapterNow
+  const ids = listed.filter((a) => a.domain === app.baseDomain).map((a) => a.adapter_id).sort();
+  return ids.length ? ids[0] : null;
+}
+
 // ---- the model -----------------------------------------------------------------------------------------------
 
 // q4f16_1 where the adapter has shader-f16 (real GPUs), else q4f32_1 (SwiftShader, many laptops), else whatever runs.
@@ -395,7 +405,11 @@ const modelReady = ready.then(loadModel).catch((e) => {
   $("model-status").textContent = `No model loaded: ${e && e.message ? e.message : e}. Type tool calls as JSON.`;
   return null;
 });
-const adaptersReady = modelReady.then(refreshAdapters);
+const adaptersReady = modelReady.then(refreshAdapters).then(async (listed) => {
+  const first = app.engine ? startingAdapter(listed) : null;
+  if (first) await setAdapter(first);
+  return listed;
+});
 ready.catch((e) => { $("model-status").textContent = `The page failed to start: ${e && e.message ? e.message : e}`; });
 
 window.webslm = {

@@ -1,0 +1,102 @@
+"""The exported site on a plain static file server, under a sub-path: `webslm export` with the tiny LoRA base and its
+adapters (tests/test_lora_browser.py's setup), served by `python -m http.server` at /tools/globe/. The page loads, a
+typed JSON call executes, the page starts with the default domain's adapter swapped in, the tiny model answers a
+command and the call executes, and not one request leaves the site."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.test_lora_browser import setup  # noqa: F401  (the module-scoped fixture: tiny base + two adapters)
+
+from conftest import free_port, open_demo
+from webslm.cli import main
+
+pytestmark = pytest.mark.browser
+
+SUB_PATH = "tools/globe"
+
+
+@contextlib.contextmanager
+def static_server(root):
+    """Python's own static file server on a free loopback port: no webslm code answers a request."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                               "--directory", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("python -m http.server did not start") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+ANSWER = '{"tool": "flyTo", "arguments": {"place": "Paris"}}'
+
+
+@pytest.fixture(scope="module")
+def trained_adapter(setup, tmp_path_factory):  # noqa: F811
+    """An adapter for the tiny LoRA base that learned one answer (a random model spends its tokens on the whitespace
+    JSON allows): trained with the product's recipe code and converted like any adapter. Returns the models dir."""
+    from convert.adapter import convert_adapter
+    from train.config import make_config
+    from train.lora import train_lora
+    from webslm.records import write_records
+
+    base, models, _ = setup
+    root = tmp_path_factory.mktemp("trained")
+    data = root / "train.jsonl"
+    write_records(data, [{"instruction": "fly to Paris", "output": ANSWER}] * 8)
+    train_lora(make_config(None, model=str(base), train_file=str(data), out=str(root / "run"), max_steps=40,
+                           batch_size=8, lora_r=8, lora_alpha=16, lora_dropout=0.0, learning_rate=1e-2,
+                           warmup_ratio=0.0), progress=False)
+    convert_adapter(root / "run", models / "tiny-lora", models / "paris-skill", "paris-skill")
+    return models
+
+
+def test_exported_site_works_under_a_sub_path_on_a_static_server(trained_adapter, chromium, tmp_path):
+    models = trained_adapter
+    www = tmp_path / "www"
+    assert main(["export", str(www / SUB_PATH), "--models-dir", str(models), "--adapters", "paris-skill"]) == 0
+    with static_server(www) as origin:
+        site = f"{origin}/{SUB_PATH}"
+        requests, errors = [], []
+        context, page = open_demo(chromium, site, query="?lite=1&max_tokens=48", requests=requests)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+
+        typed = page.evaluate("window.webslm.submit('{\"tool\": \"zoom\", \"arguments\": {\"amount\": 2}}')")
+        assert typed["ok"] and typed["call"]["tool"] == "zoom", typed
+
+        model = page.evaluate("window.webslm.modelReady")
+        assert model and model["model_id"] == "tiny-lora", page.inner_text("#model-status")
+        page.evaluate("window.webslm.adaptersReady")
+        # the skill is on from the start; the selector still offers the base model
+        assert page.evaluate("window.webslm.state().adapter") == "paris-skill"
+        options = page.eval_on_selector_all("#adapter option", "os => os.map(o => o.value)")
+        assert page.input_value("#adapter") == "paris-skill" and options == ["", "paris-skill"]
+
+        entry = page.evaluate("window.webslm.submit('fly to Paris')")
+        assert entry["raw"] == ANSWER and entry["ok"] and entry["call"]["tool"] == "flyTo", entry
+        # the flight ends over Paris (it advances with rendered frames)
+        page.wait_for_function("(() => { const c = window.webslm.state().camera; "
+                               "return Math.abs(c.longitude - 2.349) < 0.05 && Math.abs(c.latitude - 48.853) < 0.05; })()",
+                               timeout=120_000)
+        context.close()
+    assert errors == []
+    outside = [u for u in requests if not u.startswith((site + "/", "blob:", "data:"))]
+    assert outside == [], outside
+    assert any("/paris-skill/" in u for u in requests) and any(u.endswith("-webgpu.wasm") for u in requests)

@@ -39,7 +39,7 @@ def _make_adapter(base_dir, out_dir, seed: int, rank: int):
     return out_dir
 
 
-def _torch_logits(base_dir, adapter_dir, prompt_ids):
+def _torch_logits(base_dir, adapter_dir, prompt_ids, quant: str = QUANT):
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -48,7 +48,7 @@ def _torch_logits(base_dir, adapter_dir, prompt_ids):
     from webslm.checkpoint import dequantized_state, load_hf_state
 
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
-    state = dequantized_state(load_hf_state(base_dir), get_quantization(QUANT))
+    state = dequantized_state(load_hf_state(base_dir), get_quantization(quant))
     model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False)
     if adapter_dir is not None:
         model = PeftModel.from_pretrained(model, adapter_dir)

@@ -8,7 +8,9 @@ the coordinates of Paris are the same answer.
 Rules: coordinates (longitude/latitude) within 0.01 degrees; other numbers within 1 % relative; strings equal up to
 case and surrounding spaces (date-times as instants); polylines' positions in order; polygons' positions equal up to
 rotation (cyclic shift) and direction, a repeated closing vertex ignored; the same argument keys on both sides.
-A row with "expect": "refusal" is right, on every score but valid JSON, exactly when nothing executed.
+A row with "expect": "refusal" is right, on every score but valid JSON, exactly when nothing executed. A row whose
+reference names a place the gazetteer lacks ("gazetteer_gap") has no executed reference: its tool can be right, its
+arguments cannot; `executed_on_gazetteer_gap` counts the ones where something executed anyway.
 """
 
 from __future__ import annotations
@@ -103,12 +105,13 @@ def score_row(row: dict) -> dict[str, bool]:
         refused = row.get("call") is None
         return {"valid_json": row.get("valid_json", parsed is not None), "schema_valid": refused,
                 "right_tool": refused, "right_args": refused, "exact_match": refused}
+    reference_tool = (reference or (reference_output if isinstance(reference_output, dict) else {})).get("tool")
     return {
         "valid_json": row.get("valid_json", parsed is not None),
         "schema_valid": row.get("call") is not None,
-        "right_tool": isinstance(parsed, dict) and parsed.get("tool") == reference.get("tool"),
+        "right_tool": isinstance(parsed, dict) and reference_tool is not None and parsed.get("tool") == reference_tool,
         "right_args": calls_match(row.get("call"), reference),
-        "exact_match": parsed is not None and parsed == reference_output,
+        "exact_match": parsed is not None and parsed == reference_output and not row.get("gazetteer_gap"),
     }
 
 
@@ -139,7 +142,8 @@ def summarize(rows: list[dict]) -> dict:
     scored = [score_row(r) for r in rows]
     per_tool: dict[str, list] = {}
     for row, s in zip(rows, scored):
-        tool = "(refusal expected)" if row.get("expect") == "refusal" else (row.get("reference") or {}).get("tool", "?")
+        reference = row.get("reference") or row.get("reference_output") or {}
+        tool = "(refusal expected)" if row.get("expect") == "refusal" else (reference.get("tool", "?") if isinstance(reference, dict) else "?")
         per_tool.setdefault(tool, []).append(s)
     failures: dict[str, int] = {}
     for row in rows:
@@ -160,6 +164,9 @@ def summarize(rows: list[dict]) -> dict:
             "executed_when_refusal_expected": sum(1 for r in rows if r.get("expect") == "refusal"
                                                   and r.get("call") is not None)}
            if any(r.get("expect") == "refusal" for r in rows) else {}),
+        **({"gazetteer_gaps": sum(1 for r in rows if r.get("gazetteer_gap")),
+            "executed_on_gazetteer_gap": sum(1 for r in rows if r.get("gazetteer_gap") and r.get("call") is not None)}
+           if any(r.get("gazetteer_gap") for r in rows) else {}),
     }
 
 

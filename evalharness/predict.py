@@ -18,6 +18,7 @@ from evalharness.report import write_report
 from webslm import atomic
 from webslm.errors import Problem, ProblemsError, WebslmError
 from webslm.records import read_lines, seed_view
+from webslm.rulebook import constant
 
 
 @dataclass
@@ -58,6 +59,7 @@ class EvaluationInterrupted(Exception):
 # A record with "expect": "refusal" (and an output that cannot execute, e.g. a place that does not exist) is scored
 # right when the product refuses it and wrong when anything executes: the "never act confidently wrong" cases.
 EXPECT_KEY, REFUSAL = "expect", "refusal"
+GAZETTEER_GAP_KEY = "gazetteer_gap"  # a row whose reference names places the gazetteer lacks: their names
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,24 @@ def execute_output(text: str, domain, request: str | None = None) -> dict:
     return execute_outputs([(text, request)], domain)[0]
 
 
+def unknown_places(outcome: dict) -> list[str]:
+    """The place names an answer was refused for at grounding when that was its only problem (a real place a
+    hand-written set names and the gazetteer lacks), else []."""
+    problems = outcome.get("problems") or []
+    if outcome.get("stage") != "grounding" or not problems:
+        return []
+    prefix = constant("grounding", "UNKNOWN_PLACE")
+    if not all(p["message"].startswith(prefix) for p in problems):
+        return []
+    return [p["message"][len(prefix):].removesuffix(" is") for p in problems]
+
+
 def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progress: bool = True) -> list[dict]:
-    """Prediction rows for every example; a failing reference is an error in the test file, not in the model."""
+    """Prediction rows for every example; a failing reference is an error in the test file, not in the model,
+    except a place the gazetteer does not know: a gap in our data, scored as a miss (`gazetteer_gap`)."""
     references = execute_outputs([(ex.reference_text, ex.instruction) for ex in examples], domain)
     for ex, ref in zip(examples, references):
-        if ref["call"] is None and not ex.expect_refusal:
+        if ref["call"] is None and not ex.expect_refusal and not unknown_places(ref):
             raise WebslmError(f"{ex.where}: the reference output does not execute ({ref['stage']}: {ref['reason']})")
         if ref["call"] is not None and ex.expect_refusal:
             raise WebslmError(f"{ex.where}: expects a refusal, but its reference output executes; a refusal case "
@@ -175,6 +190,7 @@ def _generate_rows(examples, references, run, domain, chunk, bar, rows) -> None:
                 "reason": outcome["reason"],
                 "reference_output": ref["parsed"],
                 "reference": ref["call"],
+                **({GAZETTEER_GAP_KEY: unknown_places(ref)} if unknown_places(ref) and not ex.expect_refusal else {}),
                 **({EXPECT_KEY: REFUSAL} if ex.expect_refusal else {}),
                 "seconds": seconds,
                 "prompt_tokens": gen.prompt_tokens,

@@ -24,7 +24,8 @@ def resolve_copied(rules, name, request):
 
 
 @pytest.mark.parametrize("a, b, distance", [
-    ("", "", 0), ("ongole", "ongole", 0), ("orgole", "ongole", 1), ("shuni", "shunyi", 1), ("ab", "ba", 2),
+    ("", "", 0), ("ongole", "ongole", 0), ("orgole", "ongole", 1), ("shuni", "shunyi", 1), ("ab", "ba", 1),
+    ("caleld", "called", 1), ("abc", "ca", 3),
     ("", "abc", 3), ("kitten", "sitting", 3),
 ])
 def test_edit_distance(a, b, distance):

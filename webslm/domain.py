@@ -66,8 +66,9 @@ class Domain:
         return self.rules.check_emission(output, where)
 
 
-def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
-    """Load a domain pack by name (a folder under domains/) or by path."""
+def domain_manifest(name_or_path: str | Path = DEFAULT_DOMAIN) -> tuple[Path, dict]:
+    """A domain pack's folder and its domain.json, found by name (a folder under domains/) or by path; nothing else
+    is read (building the pack's gazetteer needs no rulebook)."""
     root = Path(name_or_path)
     if not root.is_dir():
         root = DOMAINS_DIR / str(name_or_path)
@@ -75,7 +76,12 @@ def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
     if not manifest_path.is_file():
         known = sorted(p.name for p in DOMAINS_DIR.iterdir() if (p / "domain.json").is_file())
         raise WebslmError(f"no domain pack at {name_or_path!r} (looked for {manifest_path}); known domains: {known}")
-    meta = read_json_object(manifest_path)
+    return root, read_json_object(manifest_path)
+
+
+def load_domain(name_or_path: str | Path = DEFAULT_DOMAIN) -> Domain:
+    """Load a domain pack by name (a folder under domains/) or by path."""
+    root, meta = domain_manifest(name_or_path)
     tools: dict[str, Tool] = {}
     paths: dict[str, Path] = {}
     for path in sorted((root / meta.get("tools_dir", "tools")).glob("*.json")):
@@ -114,6 +120,9 @@ def _check_marks(domain: Domain, paths: dict[str, Path]) -> None:
     except WebslmError as e:
         if "rulebook domain:" not in str(e):
             raise
-        raise WebslmError(f"{domain.root}: a tool schema does not compile: {str(e).split(': ', 1)[1].splitlines()[0]}") from None
+        detail = str(e).split(": ", 1)[1].splitlines()[0]
+        if "gazetteer" in detail:
+            raise WebslmError(f"{domain.gazetteer_path}: {detail}") from None
+        raise WebslmError(f"{domain.root}: a tool schema does not compile: {detail}") from None
     for problem in rules.tool_problems:
         raise WebslmError(f"{paths[problem['tool']]}: {problem['field']} {problem['message']}")

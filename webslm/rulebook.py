@@ -130,14 +130,27 @@ def parse_when(text: str) -> str:
 @dataclass(frozen=True)
 class Place:
     name: str
-    country: str  # ISO 3166 alpha-2
+    kind: str  # city, country, continent, ocean, mountain, building, ... (train/dataset/gazetteer.py KINDS)
+    country: str  # ISO 3166 alpha-2, "" for a place across countries
     longitude: float
     latitude: float
     population: int
+    bbox: tuple[float, float, float, float] | None = None  # west, south, east, north; areas only
 
 
 def _problems(raw: list[dict], where: str = "") -> list[Problem]:
     return [Problem(where, p.get("field") or "", p["message"]) for p in raw]
+
+
+def _place(p: dict | None) -> Place | None:
+    return Place(**{**p, "bbox": tuple(p["bbox"]) if p.get("bbox") else None}) if p else None
+
+
+def resolve_in(gazetteer_path: Path, names: list[str]) -> list[Place | None]:
+    """Each name as the rulebook resolves it in a gazetteer file, no domain needed (checking a gazetteer being
+    built)."""
+    path = str(Path(gazetteer_path).resolve())
+    return [_place(p) for p in _node.request({"op": "resolve", "gazetteer": path, "names": list(names)})]
 
 
 class DomainRules:
@@ -189,7 +202,7 @@ class DomainRules:
         """The gazetteer's place for each name (or None); with `request`, a name copied with a slip is read as the
         request's words."""
         fields = {"names": list(names), **({"request": request} if request is not None else {})}
-        return [Place(**p) if p else None for p in self._request("resolve", **fields)]
+        return [_place(p) for p in self._request("resolve", **fields)]
 
 
 class Gazetteer:
@@ -200,8 +213,11 @@ class Gazetteer:
         if domain.gazetteer_path is None:
             raise WebslmError(f"domain {domain.name!r} has no gazetteer")
         data = read_json_object(Path(domain.gazetteer_path))
-        self.places = [Place(p["name"], p["country"], p["lon"], p["lat"], p["pop"]) for p in data["places"]]
-        self.countries: dict[str, str] = data["countries"]  # normalised country name -> ISO code
+        self.places = [Place(p["name"], p["kind"], p["country"], p["lon"], p["lat"], p["pop"],
+                             tuple(p["bbox"]) if p.get("bbox") else None) for p in data["places"]]
+        self.countries: dict[str, str] = data["countries"]  # country name -> ISO code
+        self.known_as: dict[Place, list[str]] = {  # curated alternate names ("Everest", "NYC")
+            place: p["known_as"] for place, p in zip(self.places, data["places"]) if p.get("known_as")}
         self._rules = domain.rules
         self._resolved: dict[str, Place | None] = {}
 
@@ -209,6 +225,13 @@ class Gazetteer:
         if name not in self._resolved:
             self._resolved[name] = self._rules.resolve([name])[0]
         return self._resolved[name]
+
+    def resolve_many(self, names: list[str]) -> list[Place | None]:
+        """resolve() for many names in one round trip."""
+        todo = [n for n in dict.fromkeys(names) if n not in self._resolved]
+        for name, place in zip(todo, self._rules.resolve(todo) if todo else []):
+            self._resolved[name] = place
+        return [self._resolved[n] for n in names]
 
 
 _rules: dict[str, DomainRules] = {}

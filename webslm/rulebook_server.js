@@ -7,6 +7,7 @@
 //   {"id": 3, "op": "execute", "key": K, "answers": [[text, request], ...]} -> one outcome per answer
 //   {"id": 4, "op": "ground" | "check_call" | "check_emission" | "check_record", "key": K, "items": [...]}
 //   {"id": 5, "op": "resolve", "key": K, "names": [...]}                   -> a place or null per name
+//        ("gazetteer": PATH instead of "key": a gazetteer file on its own, e.g. one being built)
 //   {"id": 6, "op": "call", "module": "dates", "function": "parseWhen", "args": [...]}  (pure functions only)
 //   {"id": 7, "op": "constant", "module": "colors", "name": "CSS_COLOR_NAMES"}
 // A failure is {"id": N, "error": MESSAGE, "kind": "rule" | "request"}: "rule" when a rule refused its input (a
@@ -49,8 +50,8 @@ function rulebookFor(key) {
   return rules;
 }
 
-const place = (p) => (p ? { name: p.name, country: p.country, longitude: p.longitude, latitude: p.latitude,
-                             population: p.population } : null);
+const place = (p) => (p ? { name: p.name, kind: p.kind, country: p.country, longitude: p.longitude,
+                             latitude: p.latitude, population: p.population, bbox: p.bbox } : null);
 
 const OPS = {
   domain({ key, tools, gazetteer }) {
@@ -64,8 +65,8 @@ const OPS = {
   check_call: ({ key, items }) => items.map((call) => rulebookFor(key).checkCall(call)),
   check_emission: ({ key, items }) => items.map((output) => rulebookFor(key).checkEmission(output)),
   check_record: ({ key, items }) => items.map((output) => rulebookFor(key).checkRecordOutput(output)),
-  resolve({ key, names, request }) {
-    const gaz = rulebookFor(key).gazetteer;
+  resolve({ key, gazetteer, names, request }) {
+    const gaz = gazetteer ? gazetteerAt(gazetteer) : rulebookFor(key).gazetteer;
     if (!gaz) throw new RequestError(`domain ${JSON.stringify(key)} has no gazetteer`);
     return names.map((name) => place(request === undefined ? gaz.resolve(name) : gaz.resolveCopied(name, request)));
   },

@@ -1,4 +1,4 @@
-"""`webslm data ...`: generate, verify, convert, split, import-xlam, stats."""
+"""`webslm data ...`: generate, verify, convert, split, import-xlam, stats, gazetteer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from webslm.atomic import check_output
-from webslm.domain import DEFAULT_DOMAIN, load_domain
+from webslm.domain import DEFAULT_DOMAIN, domain_manifest, load_domain
 from webslm.errors import WebslmError
 
 
@@ -94,8 +94,37 @@ def run_stats(args) -> int:
     return 0
 
 
+def run_gazetteer(args) -> int:
+    from train.dataset.gazetteer import FORMAT, write_gazetteer
+    from webslm.strict_json import JSONInputError, read_json_object
+
+    root, meta = domain_manifest(args.domain)  # not load_domain: that reads the gazetteer being rebuilt
+    spec = meta.get("gazetteer", {})
+    curated = args.curated or (root / spec["curated"] if spec.get("curated") else None)
+    out = args.out or (root / spec["file"] if spec.get("file") else None)
+    if curated is None or out is None:
+        raise WebslmError(f"{root / 'domain.json'}: names no gazetteer file and curated file "
+                          "(\"gazetteer\": {\"file\": ..., \"curated\": ...}); pass --curated and --out")
+    ours = False
+    if out.is_file():  # a previous gazetteer is ours to replace; any other file only with --force
+        try:
+            ours = str(read_json_object(out).get("format", "")).startswith(FORMAT.split("/")[0] + "/")
+        except (JSONInputError, WebslmError):
+            ours = False
+    if not ours:
+        check_output(out, inputs=[curated], force=args.force, what="gazetteer")
+    start = time.perf_counter()
+    data, shadowed = write_gazetteer(Path(curated), Path(out))
+    kinds = Counter(p["kind"] for p in data["places"])
+    print(f"wrote {len(data['places'])} places to {out} in {time.perf_counter() - start:.1f} s: " +
+          ", ".join(f"{n} {k}" for k, n in kinds.most_common()))
+    for line in shadowed:
+        print(f"note: {line}")
+    return 0
+
+
 def register(sub) -> None:
-    data = sub.add_parser("data", help="dataset: generate, verify, convert, split, import-xlam, stats")
+    data = sub.add_parser("data", help="dataset: generate, verify, convert, split, import-xlam, stats, gazetteer")
     verbs = data.add_subparsers(dest="data_verb", metavar="ACTION", required=True)
 
     def verb(name, help_text, run, writes=True):
@@ -142,3 +171,9 @@ def register(sub) -> None:
     p.add_argument("--tokenizer", type=Path, default=None,
                    help="a model directory: count real tokens instead of the chars/4 estimate")
 
+    p = verb("gazetteer", "(re)build the domain's gazetteer from packaged GeoNames and Natural Earth data and its "
+             "curated places file", run_gazetteer)
+    p.add_argument("--curated", type=Path, default=None,
+                   help="the curated places file (default: the domain's, e.g. domains/cesium/curated_places.json)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output .json (default: the domain's gazetteer file, replaced when it is a gazetteer)")

@@ -403,6 +403,60 @@ def slot_locations(gen: RecordGenerator, slot: dict, exp: Expansion):
     return sep.join(texts[:-1]) + last + texts[-1], values
 
 
+def _degrees(rng: random.Random, v: float, axis: str, hemisphere_rate: float) -> str:
+    """A coordinate as people write it: signed ("-20"), or with its hemisphere letter ("20W")."""
+    if v != 0 and rng.random() < hemisphere_rate:
+        return f"{abs(v):g}" + ("NS" if axis == "lat" else "EW")[0 if v > 0 else 1]
+    return f"{v:g}"
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def slot_coordinate_box(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """A box given as longitude and latitude ranges: notations: ["longitude {w} to {e}, latitude {s} to {n}", ...]
+    (either range may come first); the value is its four corners, west-south first, counter-clockwise (the
+    rulebook's coordinatesDescribed reads them the same way)."""
+    rng = gen.rng
+    w = rng.randrange(-180, 170)
+    e = min(180, w + rng.choice([1, 2, 5, 10, 15, 20, 30]))
+    s_ = rng.randrange(-80, 75)
+    n = min(85, s_ + rng.choice([1, 2, 5, 10, 15, 20]))
+    rate = slot.get("hemisphere_rate", 0.3)
+    text = rng.choice(slot["notations"]).format(w=_degrees(rng, w, "lon", rate), e=_degrees(rng, e, "lon", rate),
+                                                s=_degrees(rng, s_, "lat", rate), n=_degrees(rng, n, "lat", rate))
+    corners = [(w, s_), (e, s_), (e, n), (w, n)]
+    return text, [{"longitude": _number(lon), "latitude": _number(lat)} for lon, lat in corners]
+
+
+def slot_line_along(gen: RecordGenerator, slot: dict, exp: Expansion):
+    """A line along a parallel or a meridian between two values of the other coordinate: parallels / meridians:
+    {"the equator": 0, "latitude {v}": null, "the {ord} parallel": null, ...} (null: a value drawn and written as
+    {v}, or {ord} "49th"), spans_lon / spans_lat: ["from {a} to {b}", ...]; the value is the line's two ends."""
+    rng = gen.rng
+    rate = slot.get("hemisphere_rate", 0.3)
+    along_lat = rng.random() < slot.get("parallel_rate", 0.6)
+    names = slot["parallels"] if along_lat else slot["meridians"]
+    name = rng.choice(list(names))
+    fixed = names[name]
+    if fixed is None:
+        fixed = rng.randrange(-70, 71) if along_lat else rng.randrange(-179, 180)
+        if "{ord}" in name:  # "the 49th parallel" is north of the equator
+            fixed = abs(fixed) or 1
+    a = rng.randrange(-180, 170) if along_lat else rng.randrange(-80, 70)
+    b = min(180 if along_lat else 85, a + rng.choice([5, 10, 20, 30, 45, 60, 90]))
+    if rng.random() < 0.3:
+        a, b = b, a
+    line = name.format(v=_degrees(rng, fixed, "lat" if along_lat else "lon", rate), ord=_ordinal(int(fixed)))
+    axis = "lon" if along_lat else "lat"
+    span = rng.choice(slot["spans_lon" if along_lat else "spans_lat"]).format(
+        a=_degrees(rng, a, axis, rate), b=_degrees(rng, b, axis, rate))
+    text = f"{line} {span}"
+    ends = [(a, fixed), (b, fixed)] if along_lat else [(fixed, a), (fixed, b)]
+    return text, [{"longitude": _number(lon), "latitude": _number(lat)} for lon, lat in ends]
+
+
 def slot_datetime(gen: RecordGenerator, slot: dict, exp: Expansion):
     """formats: patterns with {month} {mon} {day} {day_ord} {year} {mm} {dd} {h12} {ampm} {HH} {MM} and
     {noon}/{midnight}; a format without a time of day means midnight. The value is the text and its instant in
@@ -433,7 +487,8 @@ SLOT_KINDS = {
     "choice": slot_choice, "number": slot_number, "quantity": slot_quantity, "vector": slot_vector,
     "color": slot_color,
     "label": slot_label, "place": slot_place, "coordinates": slot_coordinates, "location": slot_location,
-    "locations": slot_locations, "datetime": slot_datetime,
+    "locations": slot_locations, "datetime": slot_datetime, "coordinate_box": slot_coordinate_box,
+    "line_along": slot_line_along,
 }
 
 

@@ -26,7 +26,17 @@ class PlacePicker:
         self.aliases = [(alias, self._checked(alias)) for alias in spec.get("aliases", [])]
         self.countries = [(name, self._checked(name)) for name in spec.get("countries", [])]
         weight = spec.get("population_exponent", 0.5)
-        self.weights = [p.population ** weight for p in self.g.places]
+        self.cities = [p for p in self.g.places if p.kind == "city"]
+        self.weights = [p.population ** weight for p in self.cities]
+        # areas, natural features and landmarks (countries, states, seas, mountains, towers...): drawn evenly, each
+        # written as a name that resolves back to it (a state shadowed by a country of its name is left out)
+        named = [(p, n) for p in self.g.places if p.kind != "city" for n in (p.name, *self.g.known_as.get(p, ()))]
+        back = self.g.resolve_many([n for _, n in named])
+        self.features: dict = {}
+        for (p, n), got in zip(named, back):
+            if got == p and len(n.split()) <= _MAX_FEATURE_WORDS and "," not in n:
+                self.features.setdefault(p, []).append(n)
+        self.feature_list = sorted(self.features, key=lambda p: (p.kind, p.name))
 
     def _checked(self, text: str) -> Place:
         place = self.g.resolve(text)
@@ -35,15 +45,30 @@ class PlacePicker:
         return place
 
     def random_place(self) -> Place:
-        return self.rng.choices(self.g.places, weights=self.weights)[0]
+        return self.rng.choices(self.cities, weights=self.weights)[0]
+
+    def _feature(self, in_list: bool) -> tuple[str, Place]:
+        """An area, feature or landmark, written as one of its names; in a list, never a name that reads as two
+        ("Trinidad and Tobago")."""
+        while True:
+            place = self.rng.choice(self.feature_list)
+            text = self.rng.choice(self.features[place])
+            if not in_list or not _LIST_WORDS.intersection(text.lower().split()):
+                break
+        if place.kind in _WITH_ARTICLE and text.split()[0] not in _NO_ARTICLE_BEFORE and self.rng.random() < 0.7:
+            text = "the " + text
+        return text, place
 
     def pick(self, slot: dict) -> tuple[str, str]:
         s, rng = {**self.spec, **slot}, self.rng
         r = rng.random()
-        if r < s.get("alias_rate", 0.05) and self.aliases:
+        alias, country, feature = s.get("alias_rate", 0.05), s.get("country_rate", 0.0), s.get("feature_rate", 0.0)
+        if r < alias and self.aliases:
             text, place = rng.choice(self.aliases)
-        elif r < s.get("alias_rate", 0.05) + s.get("country_rate", 0.0) and self.countries:
+        elif r < alias + country and self.countries:
             text, place = rng.choice(self.countries)
+        elif r < alias + country + feature and self.feature_list:
+            text, place = self._feature(in_list=bool(s.get("no_comma")))
         else:
             text = None
             while text is None:  # a few small places share name and country with a bigger one: draw again
@@ -65,6 +90,15 @@ class PlacePicker:
                 return None
         return text
 
+
+
+# Kinds people name with "the" ("the Sahara", "the Alps", "the Eiffel Tower"), unless the name starts with a title
+# word ("Mount Fuji", "Lake Como", "Big Ben" is a building without one: a few read oddly, all resolve).
+_WITH_ARTICLE = frozenset({"ocean", "sea", "gulf", "bay", "strait", "desert", "canyon", "range", "river",
+                           "archipelago", "reef", "peninsula", "glacier", "building", "bridge", "monument"})
+_NO_ARTICLE_BEFORE = frozenset({"Mount", "Mt", "Lake", "Loch", "Cape", "Big", "Saint", "St"})
+_MAX_FEATURE_WORDS = 4  # "South Georgia and the South Sandwich Islands" is drawn as none of its names
+_LIST_WORDS = frozenset({"and", "&", "/", "to", "then", "or", "via", "through"})
 
 
 def _ascii(text: str) -> str:

@@ -41,7 +41,7 @@ import { COLOR_PATTERN, CSS_COLOR_NAMES } from "./colors.js";
 import { BARE_KEY, COPY_KEY, CUES_KEY, GAP, PLACE_COPY } from "./emission.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
 import {
-  COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
+  COMMON_WORDS, COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
   coordinatePairs, correctedFrom, listedLocations, mayNamePlace, overlaps, placeLikeSpans,
 } from "./locations.js";
 
@@ -81,7 +81,8 @@ export function requestSpans(text, maxWords = MAX_SPAN_WORDS) {
 function isCueWord(word, cueWord) {
   if (word === cueWord) return true;
   const plural = word + "s" === cueWord || cueWord + "s" === word;  // "time" is another word than "times", not a slip
-  return cueWord.length >= TYPO_CUE_LENGTH && !plural && editDistance(word, cueWord) <= 1;
+  // a word commands are made of is that word, not a slip of a cue: "with" is not "width"
+  return cueWord.length >= TYPO_CUE_LENGTH && !plural && !COMMON_WORDS.has(word) && editDistance(word, cueWord) <= 1;
 }
 
 const GLUED_X = /^(?:[0-9][0-9.,]*x|x[0-9][0-9.,]*)$/;  // "100x", "x100": the cue "x" written onto its number
@@ -137,9 +138,11 @@ export function cueValues(matches, cues) {
   return [...values];
 }
 
-// The spans of `text` that start right after a cue matched (cueMatches).
+// The spans of `text` that start right after a cue matched (cueMatches), a cue inside a longer one left out ("label
+// it Home" is "Home", not "it Home").
 export function spansAfterCues(text, matches, maxWords = MAX_SPAN_WORDS) {
-  const ends = [...new Set(matches.map(([, end]) => end))].sort((a, b) => a - b);
+  const outer = matches.filter(([start, end]) => !matches.some(([s, e]) => (s !== start || e !== end) && s <= start && end <= e));
+  const ends = [...new Set(outer.map(([, end]) => end))].sort((a, b) => a - b);
   const words = wordsOf(text);
   return wordRuns(words, runsFrom(ends, words.length, maxWords));
 }
@@ -229,14 +232,19 @@ export function datesWritten(text) {
   return dates.filter((s) => !dates.some((longer) => longer !== s && longer.includes(s)));
 }
 
-// Levenshtein distance over UTF-16 code units.
+// Edit distance over UTF-16 code units, a swap of two neighbouring letters counting as one edit ("caleld" is one slip
+// from "called"; optimal string alignment).
 export function editDistance(a, b) {
+  let before = null;
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] !== b[j - 1] ? 1 : 0)));
+      let d = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] !== b[j - 1] ? 1 : 0));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2] + 1);
+      current.push(d);
     }
+    before = previous;
     previous = current;
   }
   return previous[b.length];

@@ -11,6 +11,7 @@
 //   "x-copy": true       a string or number the model copies from the request (copying.js)
 //   "x-cues": [...]      words that announce the field, or {word: value} for words that also say its value
 //   "x-bare": true       a cued copied string that may also be written without its cue
+//   "x-frame": true      a height in metres beside longitude+latitude: grounding fills it to frame a named area
 // checkToolSchema refuses a mark where it cannot mean anything, naming the field.
 
 import { COLOR_FORMAT, COLOR_PATTERN } from "./colors.js";
@@ -24,7 +25,8 @@ export const CUES_KEY = "x-cues";
 export const BARE_KEY = "x-bare";  // on a cued copied string: it may also be written without a cue
 export const GAP = "...";  // in a cue of a copied string, where the string is written: "the ... is a"
 export const PLACE_COPY = "place";  // the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
-export const MARKS = [UNIT_KEY, COPY_KEY, CUES_KEY, BARE_KEY];
+export const FRAME_KEY = "x-frame";  // grounding.js frames an area the model names with this height
+export const MARKS = [UNIT_KEY, COPY_KEY, CUES_KEY, BARE_KEY, FRAME_KEY];
 
 const isObject = (node) => node !== null && typeof node === "object" && !Array.isArray(node);
 const without = (node, keys) => Object.fromEntries(Object.entries(node).filter(([k]) => !keys.includes(k)));
@@ -109,6 +111,12 @@ export function checkToolSchema(parameters) {
     if (node[COPY_KEY] !== true || !["string", "number"].includes(node.type)) {
       add(`${field}.${COPY_KEY}`, `is ${show(node[COPY_KEY])}; it marks a string or number copied from the request ` +
         "and can only be true on a schema of type string or number");
+    }
+  }
+  for (const [field, node] of marked(parameters, "parameters", FRAME_KEY)) {
+    if (node[FRAME_KEY] !== true || node.type !== "number" || node[UNIT_KEY] !== "m") {
+      add(`${field}.${FRAME_KEY}`, `is ${show(node[FRAME_KEY])}; it marks the camera height (a number with ` +
+        `${UNIT_KEY} "m", beside longitude and latitude) that frames an area, and can only be true`);
     }
   }
   for (const [field, node] of marked(parameters, "parameters", CUES_KEY)) {

@@ -29,7 +29,8 @@ down out off back again now just only also very too one two three four five six 
 east west left right top bottom red blue green yellow black white orange purple pink gray grey day night time today
 tomorrow noon midnight morning evening street level ground surface space sky closer further farther higher lower
 distance height scene mode degree degrees lat lon long lng latitude longitude coordinate coordinates position
-location heading pitch tilt january february march april may june july august september october november december
+location heading pitch tilt triangle square rectangle pentagon hexagon octagon shape equator meridian parallel
+tropic january february march april may june july august september october november december
 jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday utc gmt`.split(/\s+/));
 
 // Words that join the words of one name ("Statue of Liberty", "Rio de Janeiro"), never its last word; articles may
@@ -58,7 +59,9 @@ const BARE_PAIR = new RegExp(
   `(?:(?<order>${ORDER}) *)?\\( *(?<a>${NUMBER}) *, *(?<b>${NUMBER}) *\\)` +
   `|(?<order2>${ORDER}) *(?<a2>${NUMBER}) *, *(?<b2>${NUMBER})`, "gi");
 
-export const LIST_JOINERS = [",", ";", "/", "&", "->", "and", "to", "then", "or", ", and", ", then"];
+export const LIST_JOINERS = [",", ";", "/", "&", "->", "and", "to", "then", "or", ", and", ", then", "through", "via",
+                             "and then", "then on to", "and on to", "by way of", ", via", ", through", ", then on to",
+                             ", and then"];
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 const JOINER = new RegExp(
   `^\\s*(?:${[...LIST_JOINERS].sort((a, b) => b.length - a.length).map(escape).join("|")})\\s*$`, "i");
@@ -183,7 +186,8 @@ export function locationsWritten(text, isPlace) {
   return [...pairs, ...places].sort((x, y) => x.start - y.start);
 }
 
-// The longest run of two or more locations joined as a list ("Lima, Quito and Cusco"); [] when there is none.
+// The longest run of two or more locations joined as a list ("Lima, Quito and Cusco"); else the corners of a box
+// given as ranges or the ends of a line along a parallel or meridian (coordinatesDescribed); [] when there is none.
 export function listedLocations(text, isPlace) {
   text = String(text);
   let best = [], run = [];
@@ -192,5 +196,83 @@ export function listedLocations(text, isPlace) {
     else run = [loc];
     if (run.length > best.length) best = [...run];
   }
-  return best.length >= 2 ? best : [];
+  return best.length >= 2 ? best : coordinatesDescribed(text);
+}
+
+// A number with an optional degree mark and hemisphere ("20", "-3.5", "10°W", "45 degrees south").
+const DEGREES = `(?<n>[-\u2212]?[0-9]+(?:\\.[0-9]+)?) *(?:°|degrees?)? *(?<h>north|south|east|west|[nsew](?![a-z]))?`;
+const named = (suffix) => DEGREES.replace("?<n>", `?<n${suffix}>`).replace("?<h>", `?<h${suffix}>`);
+const SPAN = `(?:from|between)? *${named("a")} *(?:to|and|-|\u2013|through|till|until) *${named("b")}`;
+const LON_WORD = "(?:longitudes?|lons?|longs?|lngs?)";
+const LAT_WORD = "(?:latitudes?|lats?)";
+// a range with its word before ("longitude 10 to 20") or after ("from 10 to 20 degrees longitude")
+const rangeOf = (word) => [new RegExp(`(?<![a-z])${word} *(?:range)? *:? *${SPAN}`, "i"),
+                           new RegExp(`${SPAN} *(?:of)? *${word}(?![a-z])`, "i")];
+const LON_RANGE = rangeOf(LON_WORD), LAT_RANGE = rangeOf(LAT_WORD);
+// "along the equator", "along latitude 30", "on the 49th parallel", "along the prime meridian", "along longitude 20E"
+const PARALLEL = new RegExp(`(?<![a-z])(?:the )?(?:equator(?<equator>)|(?:tropic of )?(?<tropic>cancer|capricorn)|` +
+  `(?:${LAT_WORD}|parallel) *${named("p")}|${named("q")}(?:st|nd|rd|th)? *parallel)(?![a-z])`, "i");
+const MERIDIAN = new RegExp(`(?<![a-z])(?:the )?(?:(?:prime|greenwich) meridian(?<prime>)|` +
+  `(?:antimeridian|international date line|date line)(?<anti>)|(?:${LON_WORD}|meridian) *${named("m")})(?![a-z])`, "i");
+const TROPICS = { cancer: 23.44, capricorn: -23.44 };
+
+function degreesOf(groups, suffix, axis) {
+  const text = groups[`n${suffix}`];
+  if (text === undefined) return null;
+  const v = value(text);
+  const h = (groups[`h${suffix}`] || "").toLowerCase().slice(0, 1);
+  if (h && ("ns".includes(h) !== (axis === "lat"))) return null;  // "10E" is no latitude
+  return h === "s" || h === "w" ? -Math.abs(v) : v;
+}
+
+const within = ([lo, hi], v) => v !== null && lo <= v && v <= hi;
+const LON = [-180, 180], LAT = [-90, 90];
+
+// The first range of `axis` the patterns find whose values can be that coordinate ("10E to 20E" is no latitude).
+function rangeIn(text, patterns, axis, taken = []) {
+  const found = patterns.flatMap((re) => [...text.matchAll(new RegExp(re.source, "gi"))]).sort((x, y) => x.index - y.index);
+  const bounds = axis === "lat" ? LAT : LON;
+  for (const m of found) {
+    if (overlaps(m.index, m.index + m[0].length, taken)) continue;  // "lon 40 to 70 lat 62 to 63": not "40 to 70 lat"
+    const a = degreesOf(m.groups, "a", axis), b = degreesOf(m.groups, "b", axis);
+    if (within(bounds, a) && within(bounds, b) && a !== b) return { a, b, start: m.index, end: m.index + m[0].length };
+  }
+  return null;
+}
+
+// A box written as longitude and latitude ranges ("lon 10 to 20, lat 40 to 50": its four corners, west-south
+// first, counter-clockwise), or a line along a parallel or a meridian between two values of the other coordinate
+// ("along the equator from longitude -20 to 40", "the 49th parallel from 123W to 95W"). As locations, [] when the
+// request describes neither.
+export function coordinatesDescribed(text) {
+  text = String(text);
+  let lon = rangeIn(text, LON_RANGE, "lon");
+  let lat = rangeIn(text, LAT_RANGE, "lat", lon ? [[lon.start, lon.end]] : []);
+  if (!lon || !lat) {  // the latitude range first: "lat 10 to 20 lon 30 to 40"
+    lat = rangeIn(text, LAT_RANGE, "lat");
+    lon = lat && rangeIn(text, LON_RANGE, "lon", [[lat.start, lat.end]]);
+  }
+  const at = (pairs, start, end) => pairs.map((pair) => ({ start, end, place: null, pairs: [pair] }));
+  if (lon && lat) {
+    const [w, e] = [Math.min(lon.a, lon.b), Math.max(lon.a, lon.b)], [s, n] = [Math.min(lat.a, lat.b), Math.max(lat.a, lat.b)];
+    return at([[w, s], [e, s], [e, n], [w, n]], Math.min(lon.start, lat.start), Math.max(lon.end, lat.end));
+  }
+  const parallel = PARALLEL.exec(text);
+  if (parallel) {
+    const g = parallel.groups;
+    const latitude = g.equator !== undefined ? 0 : g.tropic ? TROPICS[g.tropic.toLowerCase()]
+      : degreesOf(g, "p", "lat") ?? degreesOf(g, "q", "lat");
+    const rest = text.slice(parallel.index + parallel[0].length);
+    const span = rangeIn(rest, LON_RANGE, "lon") || rangeIn(rest, [new RegExp(SPAN, "i")], "lon");
+    if (within(LAT, latitude) && span) return at([[span.a, latitude], [span.b, latitude]], parallel.index, text.length);
+  }
+  const meridian = MERIDIAN.exec(text);
+  if (meridian) {
+    const g = meridian.groups;
+    const longitude = g.prime !== undefined ? 0 : g.anti !== undefined ? 180 : degreesOf(g, "m", "lon");
+    const rest = text.slice(meridian.index + meridian[0].length);
+    const span = rangeIn(rest, LAT_RANGE, "lat") || rangeIn(rest, [new RegExp(SPAN, "i")], "lat");
+    if (within(LON, longitude) && span) return at([[longitude, span.a], [longitude, span.b]], meridian.index, text.length);
+  }
+  return [];
 }

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,8 @@ from tests.test_lora_browser import setup  # noqa: F401  (the module-scoped fixt
 
 from conftest import free_port, open_demo
 from webslm.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.browser
 
@@ -100,3 +103,38 @@ def test_exported_site_works_under_a_sub_path_on_a_static_server(trained_adapter
     outside = [u for u in requests if not u.startswith((site + "/", "blob:", "data:"))]
     assert outside == [], outside
     assert any("/paris-skill/" in u for u in requests) and any(u.endswith("-webgpu.wasm") for u in requests)
+
+
+def test_embed_example_adds_the_assistant_and_a_custom_tool_to_its_own_viewer(trained_adapter, chromium, tmp_path):
+    """examples/embed/index.html beside an export: only the module API, its own Cesium.Viewer, a tool of its own."""
+    import shutil
+
+    models = trained_adapter
+    www = tmp_path / "www"
+    assert main(["export", str(www / "webslm"), "--models-dir", str(models), "--adapters", "paris-skill"]) == 0
+    shutil.copyfile(ROOT / "examples" / "embed" / "index.html", www / "index.html")
+    with static_server(www) as origin:
+        requests, errors = [], []
+        context = chromium.new_context()
+        context.on("request", lambda r: requests.append(r.url))
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(origin + "/")
+        page.wait_for_function("window.assistant !== undefined", timeout=60_000)
+        ready = page.evaluate("window.assistant.ready")
+        assert ready["model"]["model_id"] == "tiny-lora" and ready["adapter"] == "paris-skill", ready
+
+        painted = page.evaluate("window.assistant.ask('{\"tool\": \"paintGlobe\", \"arguments\": {\"color\": \"navy\"}}')")
+        assert painted["executed"] and not painted["refused"] and painted["message"] == "painted navy", painted
+        assert page.evaluate("Cesium.Color.NAVY.equals(window.assistant.viewer.scene.globe.baseColor)")
+        wrong = page.evaluate("window.assistant.ask('{\"tool\": \"paintGlobe\", \"arguments\": {\"color\": \"pink\"}}')")
+        assert not wrong["executed"] and wrong["refused"] and wrong["stage"] == "schema" and wrong["reason"], wrong
+
+        answer = page.evaluate("window.assistant.ask('fly to Paris')")
+        assert answer["raw"] == ANSWER and answer["executed"] and answer["call"]["tool"] == "flyTo", answer
+        assert answer["timing"]["decode_tokens_per_s"] > 0 and answer["timing"]["wall_s"] > 0
+        page.evaluate("window.assistant.dispose()")
+        context.close()
+    assert errors == []
+    outside = [u for u in requests if not u.startswith((origin + "/", "blob:", "data:"))]
+    assert outside == [], outside

@@ -112,9 +112,11 @@ def parse_json_text(text: str):
 
 
 def execute_outputs(answers: list[tuple[str, str | None]], domain) -> list[dict]:
-    """What the globe would run for each (answer text, request): {"parsed", "call", "stage", "reason"}; stage "ok" or
-    where the rulebook refused it (json, schema, grounding, contract). One round trip to the rulebook for the list."""
-    return [{k: outcome[k] for k in ("parsed", "call", "stage", "reason")} for outcome in domain.rules.execute(answers)]
+    """What the globe would run for each (answer text, request): {"parsed", "call", "stage", "reason", "problems"};
+    stage "ok" or where the rulebook refused it (json, schema, grounding, contract). One round trip to the rulebook
+    for the list."""
+    return [{k: outcome.get(k) for k in ("parsed", "call", "stage", "reason", "problems")}
+            for outcome in domain.rules.execute(answers)]
 
 
 def execute_output(text: str, domain, request: str | None = None) -> dict:

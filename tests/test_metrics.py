@@ -96,3 +96,29 @@ def test_latency_percentiles():
     stats = latency_stats([float(i) for i in range(1, 101)])
     assert stats["p50_s"] == 50 and stats["p90_s"] == 90 and stats["max_s"] == 100 and stats["mean_s"] == 50.5
     assert latency_stats([]) == {"n": 0}
+
+
+def test_a_gazetteer_gap_can_have_the_right_tool_but_never_the_right_arguments():
+    """A hand-written reference naming a real place the gazetteer lacks has no executed call: the tool can be
+    right, the arguments cannot, and acting anyway is counted."""
+    reference_output = {"tool": "flyTo", "arguments": {"place": "Denver International Airport"}}
+    refused = {"parsed": reference_output, "call": None, "reference_output": reference_output, "reference": None,
+               "gazetteer_gap": ["'Denver International Airport'"], "valid_json": True}
+    acted = {**refused, "parsed": {"tool": "flyTo", "arguments": {"place": "Denver"}},
+             "call": {"tool": "flyTo", "arguments": {"longitude": -104.98, "latitude": 39.74}}}
+    assert score_row(refused) == {"valid_json": True, "schema_valid": False, "right_tool": True, "right_args": False,
+                                  "exact_match": False}
+    assert score_row(acted)["right_tool"] and not score_row(acted)["right_args"]
+    summary = summarize([refused, acted])
+    assert summary["gazetteer_gaps"] == 2 and summary["executed_on_gazetteer_gap"] == 1
+    assert summary["per_tool"]["flyTo"]["n"] == 2
+
+
+def test_unknown_places_reads_only_a_refusal_for_unknown_places():
+    from evalharness.predict import unknown_places
+
+    prefix = "unknown place: I don't know where "
+    assert unknown_places({"stage": "grounding", "problems": [{"message": prefix + "'Xanadu' is"}]}) == ["'Xanadu'"]
+    assert unknown_places({"stage": "grounding", "problems": [{"message": prefix + "'X' is"},
+                                                               {"message": "unknown unit 'zorks'"}]}) == []
+    assert unknown_places({"stage": "contract", "problems": [{"message": prefix + "'X' is"}]}) == []

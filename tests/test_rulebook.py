@@ -588,3 +588,48 @@ def test_a_self_correction_offers_only_the_place_named_after_it(domain):
         flights = [b for b in domain.rules.narrow([request_])[0]["anyOf"]
                    if b["properties"]["tool"]["const"] in ("flyTo", "addPoint")]
         assert {n for branch in flights for n in _place_enums(branch)} == wanted, request_
+
+
+# ---- phrasings beyond lists of places (#19 item 3) ----------------------------------------------------------------
+
+@pytest.mark.parametrize("text, ends", [
+    ("draw a box from longitude 10 to 20 and latitude 40 to 50", [[10, 40], [20, 40], [20, 50], [10, 50]]),
+    ("shade lon 10W-20E lat 5S to 15N", [[-10, -5], [20, -5], [20, 15], [-10, 15]]),
+    ("polygon covering latitudes 30 to 40 and longitudes -100 to -90", [[-100, 30], [-90, 30], [-90, 40], [-100, 40]]),
+    ("area: lon 40 to 70 lat 62 to 63N", [[40, 62], [70, 62], [70, 63], [40, 63]]),  # not "40 to 70 lat"
+    ("a rectangle between 10 and 20 degrees longitude and 40 to 50 latitude", [[10, 40], [20, 40], [20, 50], [10, 50]]),
+    ("line along the equator from longitude -20 to 40", [[-20, 0], [40, 0]]),
+    ("draw the 49th parallel from 123W to 95W", [[-123, 49], [-95, 49]]),
+    ("trace the prime meridian from latitude 50 to 60", [[0, 50], [0, 60]]),
+    ("draw a line along longitude 20E from 10S to 30N", [[20, -10], [20, 30]]),
+    ("line along the tropic of cancer from -10 to 30", [[-10, 23.44], [30, 23.44]]),
+    ("lon 10E to 20E lat 5E to 15E", []),  # "5E" is no latitude
+    ("along the equator", []),  # no extent: no line
+    ("zoom in 5 steps", []), ("fly to Paris", []),
+])
+def test_boxes_as_ranges_and_lines_along_parallels_are_read(text, ends):
+    assert [loc["pairs"][0] for loc in locations.coordinatesDescribed(text)] == ends
+
+
+def test_described_coordinates_are_the_only_positions_offered(domain):
+    """Narrowing offers exactly the box's corners (or the line's ends), so the model only picks the tool."""
+    schema = domain.rules.narrow(["shade lon 10W-20E lat 5S to 15N"])[0]
+    polygon = [b for b in schema["anyOf"] if b["properties"]["tool"]["const"] == "addPolygon"][0]
+    items = polygon["properties"]["arguments"]["properties"]["positions"]["prefixItems"]
+    corners = [[i["anyOf"][0]["properties"][k]["minimum"] for k in ("longitude", "latitude")] for i in items]
+    assert corners == [[-10, -5], [20, -5], [20, 15], [-10, 15]]
+
+
+def test_routes_through_and_via_keep_their_first_place(domain):
+    found = _locations(domain, ["a route from Paris through Lyon to Nice", "from Lima via Quito, then on to Bogota",
+                                "Oslo by way of Bergen to Trondheim"])
+    assert [_read(listed) for _, _, listed in found] == [["Paris", "Lyon", "Nice"], ["Lima", "Quito", "Bogota"],
+                                                         ["Oslo", "Bergen", "Trondheim"]]
+
+
+def test_label_it_names_and_with_is_not_width():
+    cues = ["called", "named", "label", "label it", "call it"]
+    text = "put a pin on Paris and label it Home base"
+    assert copying.spansAfterCues(text, copying.cueMatches(text, cues)) == ["Home", "Home base"]
+    assert copying.cueMatches("a line with color red", {"width": None}) == []  # a common word is no slip of a cue
+    assert copying.cueMatches("a line widht 3", {"width": None}) == [[2, 3, "width"]]  # a slip is

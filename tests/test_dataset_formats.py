@@ -108,6 +108,11 @@ def test_stats_outputs(tmp_path, records):
     assert rows[0] == ["section", "key", "subkey", "value"]
     assert ["tool", "flyTo", "count", str(stats["tools"]["flyTo"])] in rows
     assert (tmp_path / "stats" / "tools.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    variety = stats["variety"]  # distinct templates per tool and the kinds of place the data names
+    assert variety["templates_per_tool"]["flyTo"] == len({r["meta"]["template"] for r in records
+                                                          if '"flyTo"' in r["output"]})
+    assert sum(variety["place_kinds"].values()) == stats["locations"]["place"] and "city" in variety["place_kinds"]
+    assert ["templates", "flyTo", "distinct", str(variety["templates_per_tool"]["flyTo"])] in rows
 
 
 def test_generate_cli_is_deterministic(tmp_path):

@@ -1,5 +1,5 @@
 """What a dataset contains: calls per tool, how often each argument is present, places vs explicit coordinates,
-and how long instructions and outputs are. Written as stats.json, stats.csv and tools.png."""
+its variety (distinct templates per tool, the kinds of place it names), and how long instructions and outputs are. Written as stats.json, stats.csv and tools.png."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def dataset_stats(records: list[dict], domain: Domain, tokenizer=None) -> dict:
     locations = Counter()
     lengths = defaultdict(list)
     unparsed = 0
+    place_names: list[str] = []
+    templates: dict[str, set] = defaultdict(set)
     for r in records:
         instruction, output, _, _ = seed_view(r)
         instruction, output = instruction or "", output or ""
@@ -49,7 +51,10 @@ def dataset_stats(records: list[dict], domain: Domain, tokenizer=None) -> dict:
         per_tool[tool] += 1
         for name in arguments:
             arg_present[tool][name] += 1
-        _count_locations(arguments, locations)
+        _count_locations(arguments, locations, place_names)
+        template = (r.get("meta") or {}).get("template") if isinstance(r.get("meta"), dict) else None
+        if template:
+            templates[tool].add(template)
     if tokenizer is None:
         for key in ("instruction", "output"):
             lengths[f"{key}_tokens_approx"] = [round(n / CHARS_PER_TOKEN) for n in lengths[f"{key}_chars"]]
@@ -75,20 +80,35 @@ def dataset_stats(records: list[dict], domain: Domain, tokenizer=None) -> dict:
         "argument_coverage": coverage,
         "locations": dict(locations),
         "lengths": {k: _distribution(v) for k, v in lengths.items()},
+        "variety": {
+            "templates_per_tool": {t: len(templates[t]) for t in domain.tools},  # from meta.template (generated)
+            "distinct_place_names": len({n.lower() for n in place_names}),
+            "place_kinds": _place_kinds(place_names, domain),
+        },
     }
 
 
-def _count_locations(node, counter: Counter) -> None:
+def _place_kinds(names: list[str], domain: Domain) -> dict[str, int]:
+    """How many written places resolve to each kind of place (city, country, mountain, ...; "unknown" for none)."""
+    if not names or domain.gazetteer_path is None:
+        return {}
+    kinds = Counter(p.kind if p else "unknown" for p in domain.rules.resolve(names))
+    return dict(kinds.most_common())
+
+
+def _count_locations(node, counter: Counter, names: list[str]) -> None:
     if isinstance(node, list):
         for item in node:
-            _count_locations(item, counter)
+            _count_locations(item, counter, names)
     elif isinstance(node, dict):
         if PLACE_KEY in node:
             counter["place"] += 1
+            if isinstance(node[PLACE_KEY], str):
+                names.append(node[PLACE_KEY])
         elif all(k in node for k in COORDINATE_KEYS):
             counter["coordinates"] += 1
         for value in node.values():
-            _count_locations(value, counter)
+            _count_locations(value, counter, names)
 
 
 def stats_rows(stats: dict) -> list[list]:
@@ -100,6 +120,11 @@ def stats_rows(stats: dict) -> list[list]:
     rows += [["location", k, "count", n] for k, n in stats["locations"].items()]
     for name, dist in stats["lengths"].items():
         rows += [["length", name, k, v] for k, v in dist.items()]
+    variety = stats.get("variety", {})
+    rows += [["templates", t, "distinct", n] for t, n in variety.get("templates_per_tool", {}).items()]
+    rows += [["place_kind", k, "count", n] for k, n in variety.get("place_kinds", {}).items()]
+    if "distinct_place_names" in variety:
+        rows.append(["places", "", "distinct_names", variety["distinct_place_names"]])
     return rows
 
 

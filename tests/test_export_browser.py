@@ -1,7 +1,8 @@
 """The exported site on a plain static file server, under a sub-path: `webslm export` with the tiny LoRA base and its
 adapters (tests/test_lora_browser.py's setup), served by `python -m http.server` at /tools/globe/. The page loads, a
 typed JSON call executes, the page starts with the default domain's adapter swapped in, the tiny model answers a
-command and the call executes, and not one request leaves the site."""
+command and the call executes, and not one request leaves the site. Also: the embed example with a tool of its own,
+and what a second visit downloads."""
 
 from __future__ import annotations
 
@@ -138,3 +139,54 @@ def test_embed_example_adds_the_assistant_and_a_custom_tool_to_its_own_viewer(tr
     assert errors == []
     outside = [u for u in requests if not u.startswith((origin + "/", "blob:", "data:"))]
     assert outside == [], outside
+
+
+def test_a_reload_fetches_no_model_bytes_and_a_changed_bundle_is_fetched_anew(trained_adapter, chromium, tmp_path):
+    """A second visit downloads nothing (web-llm keeps the model's files and adapters.js the adapter's in the Cache
+    API, by URL), a changed bundle is fetched anew (its revision is in every URL), and "forget downloads" drops
+    what is kept."""
+    import os
+
+    models = trained_adapter
+    site_dir = tmp_path / "www" / SUB_PATH
+
+    def export_site(*flags):
+        assert main(["export", str(site_dir), "--models-dir", str(models), "--adapters", "paris-skill", *flags]) == 0
+
+    def model_bytes(urls):
+        return [u for u in urls if "/models/" in u or "/adapters/" in u]
+
+    export_site()
+    with static_server(tmp_path / "www") as origin:
+        site = f"{origin}/{SUB_PATH}"
+        requests = []
+        context, page = open_demo(chromium, site, requests=requests)
+
+        def visit(reload: bool = True) -> list[str]:
+            """(Re)load the page until the model and its starting adapter are in; the model/adapter URLs fetched."""
+            if reload:
+                requests.clear()
+                page.reload()
+                page.evaluate("window.webslm.ready")
+            assert page.evaluate("window.webslm.modelReady")["model_id"] == "tiny-lora"
+            page.evaluate("window.webslm.adaptersReady")
+            assert page.evaluate("window.webslm.state().adapter") == "paris-skill"
+            return model_bytes(requests)
+
+        first = visit(reload=False)
+        assert any(u.endswith("-webgpu.wasm") for u in first) and any("params_shard_" in u for u in first)
+        again = visit()
+        # a new bundle (its files changed): a new revision in every URL, fetched anew
+        wasm = next((models / "tiny-lora").glob("*-webgpu.wasm"))
+        os.utime(wasm, ns=(wasm.stat().st_atime_ns, wasm.stat().st_mtime_ns + 10**9))
+        export_site("--force")
+        changed = visit()
+        # "Forget downloads": the next visit downloads the model and the adapter again
+        assert page.evaluate("window.webslm.forgetDownloads()")["ok"]
+        forgotten = visit()
+        context.close()
+    assert again == [], again
+    assert any(u.endswith("-webgpu.wasm") for u in changed) and not set(changed) & set(first)
+    assert not [u for u in changed if "/adapters/" in u]  # the adapter did not change: still kept
+    for kind in ("-webgpu.wasm", "params_shard_", "adapter_shard_"):
+        assert any(kind in u for u in forgotten), (kind, forgotten)

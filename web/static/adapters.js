@@ -10,21 +10,55 @@
 
 const fetched = new Map(); // adapter URL (id + revision) -> {adapter, records}: swapping back costs no download
 
+// Adapter files stay in the browser's Cache API between visits, as web-llm keeps the model's: by URL, and an
+// adapter's URL holds its revision, so a changed adapter is a new URL and is fetched anew (never old bytes for a
+// new adapter). Where there is no Cache API (not a secure context) every visit fetches.
+export const ADAPTER_CACHE = "webslm-adapters";
+
+// The bytes at `url` and whether they came over the network.
+async function fetchKept(url) {
+  const cache = typeof caches !== "undefined" ? await caches.open(ADAPTER_CACHE) : null;
+  const kept = cache && (await cache.match(url));
+  if (kept) return { bytes: new Uint8Array(await kept.arrayBuffer()), network: false };
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (cache) await cache.put(url, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
+  return { bytes, network: true };
+}
+
+// Drop the kept files of `adapter`'s other revisions: they can never be asked for again.
+async function dropOtherRevisions(adapter) {
+  if (typeof caches === "undefined") return;
+  const cache = await caches.open(ADAPTER_CACHE);
+  const sameAdapter = new URL("..", adapter.url).href;  // .../adapters/<id>/
+  for (const request of await cache.keys()) {
+    if (request.url.startsWith(sameAdapter) && !request.url.startsWith(adapter.url)) await cache.delete(request);
+  }
+}
+
+// Forget every kept adapter file (the page's "forget downloads"): the next visit fetches them again.
+export async function forgetKeptAdapters() {
+  if (typeof caches !== "undefined") await caches.delete(ADAPTER_CACHE);
+}
+
 // `adapter` is an entry of api/adapters.json with its `url` made absolute (site.js fetchAdapters).
 async function fetchAdapter(adapter) {
   if (fetched.has(adapter.url)) return { ...fetched.get(adapter.url), bytes_fetched: 0 };
-  const cache = await (await fetch(adapter.url + "tensor-cache.json")).json();
+  const index = await fetchKept(adapter.url + "tensor-cache.json");
+  const cache = JSON.parse(new TextDecoder().decode(index.bytes));
   const indexByName = new Map(adapter.params.map((p) => [p.name, p.index]));
   const records = [];
   let bytesFetched = 0;
   for (const shard of cache.records) {
-    const data = new Uint8Array(await (await fetch(adapter.url + shard.dataPath)).arrayBuffer());
-    bytesFetched += data.byteLength;
+    const { bytes: data, network } = await fetchKept(adapter.url + shard.dataPath);
+    if (network) bytesFetched += data.byteLength;
     for (const r of shard.records) {
       if (!indexByName.has(r.name)) throw new Error(`adapter ${adapter.adapter_id}: tensor ${r.name} has no parameter index`);
       records.push({ name: r.name, index: indexByName.get(r.name), bytes: data.subarray(r.byteOffset, r.byteOffset + r.nbytes) });
     }
   }
+  await dropOtherRevisions(adapter);
   const entry = { adapter, records };
   fetched.set(adapter.url, entry);
   return { ...entry, bytes_fetched: bytesFetched };

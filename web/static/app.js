@@ -192,6 +192,21 @@ function state() {
   };
 }
 
+// The model files and adapters the browser keeps between visits (a second visit downloads nothing) are dropped.
+const forgetDownloads = () => enqueue(async () => {
+  let entry;
+  try {
+    const { models } = await app.assistant.clearCache();
+    entry = { kind: "cache", text: "forget downloads", ok: true, call: null, error: null,
+              message: `the next visit downloads ${models.join(", ") || "no model"} and the adapters again` };
+  } catch (e) {
+    entry = { kind: "cache", text: "forget downloads", ok: false, call: null, error: e && e.message ? e.message : String(e) };
+  }
+  entry.domain = app.assistant.domain.name;
+  logEntry(entry);
+  return { ok: entry.ok, error: entry.error };
+});
+
 // ---- start ---------------------------------------------------------------------------------------------------
 
 function onProgress(report) {
@@ -235,6 +250,7 @@ async function start() {
   });
   $("clear").addEventListener("click", () => submit("clear"));
   $("adapter").addEventListener("change", (ev) => setAdapter(ev.target.value || null));
+  $("forget").addEventListener("click", () => forgetDownloads());
   setInterval(() => {
     const c = app.viewer.clock;
     $("clock").textContent = `clock ${Cesium.JulianDate.toIso8601(c.currentTime, 0)} ×${c.multiplier}`;
@@ -282,5 +298,6 @@ window.webslm = {
   // Swap an adapter in (null: back to the base model) and switch to its domain: {ok, result} or {ok: false, error}.
   setAdapter: (adapterId) => adaptersReady.then(() => setAdapter(adapterId)),
   cadState: () => app.cad.state(),
+  forgetDownloads,
   get viewer() { return app.viewer; },
 };

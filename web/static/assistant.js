@@ -15,7 +15,7 @@
 // `tools` ({name: {description, parameters, run(viewer, args) -> message}}: tools of your own, validated and offered
 // to the model like the domain's), `scenes` ({domain: {prepare(call) -> run, clear()}}: executors for domains that
 // are not a globe), `maxTokens` (per answer).
-import { adaptersForModel } from "./adapters.js";
+import { adaptersForModel, forgetKeptAdapters } from "./adapters.js";
 import { Rulebook } from "./rules/rulebook.js";
 import { fetchAdapters, fetchDomainPayload, fetchDomains, fetchModels } from "./site.js";
 import { TOOLS, clearAll } from "./tools.js";
@@ -39,6 +39,10 @@ async function pickModel(models, wanted) {
   const model = usable.find((m) => m.quantization === preferred) || usable[0];
   return { model, why: `adapter ${f16 ? "has" : "lacks"} shader-f16` };
 }
+
+// web-llm's AppConfig for the site's bundles (their URLs made absolute by site.js).
+const appConfigOf = (models) => ({ model_list: models.map(({ model, model_id, model_lib, required_features, overrides, vram_required_MB, low_resource_required }) =>
+  ({ model, model_id, model_lib, required_features, overrides, vram_required_MB, low_resource_required })) });
 
 // The globe: the cesium domain's tools (tools.js) on `viewer`.
 const globeScene = (viewer) => ({
@@ -161,8 +165,7 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
     if (onProgress) onProgress({ progress: 0, text: `loading ${info.model_id} (${info.quantization}; ${info.why})`, model: info });
     const webllm = await import("../vendor/web-llm/index.js");
     const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
-    const appConfig = { model_list: models.map(({ model: url, model_id, model_lib, required_features, overrides, vram_required_MB, low_resource_required }) =>
-      ({ model: url, model_id, model_lib, required_features, overrides, vram_required_MB, low_resource_required })) };
+    const appConfig = appConfigOf(models);
     try {
       engine = await webllm.CreateWebWorkerMLCEngine(w, info.model_id, {
         appConfig, initProgressCallback: (report) => onProgress && onProgress({ ...report, model: info }),
@@ -209,6 +212,15 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
     setAdapter: (id) => adaptersReady.then(() => enqueue(() => setAdapterNow(id))),
     clear: () => { const scene = allScenes[active.payload.name]; return scene ? scene.clear() : clearAll(viewer); },
     interrupt: () => (engine ? engine.interruptGenerate() : undefined),
+    // Forget the model files and adapters of this site the browser keeps between visits (the next visit downloads
+    // them again; what is loaded now keeps running). Other sites' and other apps' cached files are left alone.
+    async clearCache() {
+      const models = await fetchModels();
+      const webllm = await import("../vendor/web-llm/index.js");
+      for (const m of models) await webllm.deleteModelAllInfoInCache(m.model_id, appConfigOf(models));
+      await forgetKeptAdapters();
+      return { models: models.map((m) => m.model_id) };
+    },
     dispose() {
       if (worker) worker.terminate();
       engine = null; worker = null; loaded = null;

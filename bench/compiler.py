@@ -1,13 +1,16 @@
 """Benchmark the compiler and the in-browser engine on the embedded SmolLM2-135M-Instruct, against torch CPU.
 
-    python bench/compiler.py [--webgpu swiftshader|lavapipe|gpu] [--max-tokens 16] [--skip-convert] [--out PATH]
+    python bench/compiler.py [--webgpu swiftshader|lavapipe|gpu|dawn-node] [--max-tokens 16] [--skip-convert]
+                             [--out PATH]
 
 In one run: conversion time and bundle sizes (weights / wasm / total) for q4f32_1 and q4f16_1; then, for q4f32_1 in
 headless Chromium with the stock web-llm engine, engine load time, time to first token, prefill and decode tokens/s
 (web-llm's own `usage.extra`) and the per-token sampling time (`latencyBreakdown.sampleTime`), greedy, on a fixed
 prompt; then torch CPU (float32 HF model, greedy, KV cache) on the same prompt token ids, and the browser/torch ratios.
-q4f16_1 is only converted: SwiftShader has no `shader-f16`, so it cannot run here (`--webgpu gpu` on a GPU machine
-runs it too). Writes the numbers as JSON to --out (default artifacts/bench/compiler.json).
+q4f16_1 is only converted: Chromium's CPU adapters have no `shader-f16`, so it cannot run there (`--webgpu gpu` on a GPU
+machine runs it too). `--webgpu dawn-node` runs both bundles on Dawn in Node.js on lavapipe (webslm/dawn.py, which has
+`shader-f16`) and, in the same run, q4f32_1 in Chromium on lavapipe, with Dawn/Chromium ratios. Writes the numbers as
+JSON to --out (default artifacts/bench/compiler.json).
 """
 
 from __future__ import annotations
@@ -89,6 +92,38 @@ def browser_run(work: Path, model_id: str, adapter: str, max_tokens: int) -> dic
         "sample_time_decode_median_s": statistics.median(sample[1:]) if len(sample) > 1 else None,
         "latency_breakdown": breakdown,
     }
+
+
+def dawn_run(work: Path, model_id: str, max_tokens: int) -> dict:
+    """The bundle on Dawn in Node.js (lavapipe): load, then one cold greedy run of the prompt, timed per forward pass.
+    Greedy is an argmax over logits read back to the CPU (web-llm's GPU sampler is not run), stopping like web-llm."""
+    from transformers import AutoTokenizer
+
+    from webslm.dawn import DawnModel
+    from webslm.prompting import encode_prompt
+
+    bundle = work / model_id
+    conv = json.loads((bundle / "mlc-chat-config.json").read_text())["conv_template"]
+    tokenizer = AutoTokenizer.from_pretrained(bundle)
+    ids = encode_prompt(tokenizer, conv, None, PROMPT)
+    stop = set(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
+    say(f"Dawn in Node (lavapipe): load {model_id}")
+    began = time.perf_counter()
+    with DawnModel(bundle) as model:
+        load_s = time.perf_counter() - began
+        logits, prefill_s = model.forward(ids, "prefill")
+        tokens, decode_s = [int(logits.argmax())], []
+        while len(tokens) < max_tokens and tokens[-1] not in stop:
+            logits, seconds = model.forward([tokens[-1]], "decode")
+            tokens.append(int(logits.argmax()))
+            decode_s.append(seconds)
+    text = tokenizer.decode([t for t in tokens if t not in stop], skip_special_tokens=True)
+    say(f"  reply {text!r}")
+    return {"adapter": model.info["adapter"], "features": model.info["features"], "load_s": round(load_s, 2),
+            "text": text, "prompt_tokens": len(ids), "completion_tokens": len(tokens),
+            "time_to_first_token_s": round(prefill_s, 3), "prefill_tokens_per_s": round(len(ids) / prefill_s, 2),
+            "decode_tokens_per_s": round(len(decode_s) / sum(decode_s), 3) if decode_s else None,
+            "decode_step_median_s": round(statistics.median(decode_s), 4) if decode_s else None}
 
 
 def sampler_run(adapter: str, vocab: int, runs: int) -> dict:
@@ -180,6 +215,11 @@ def print_table(result: dict) -> None:
                   r.get("decode_browser_over_torch")),
                  ("browser sampleTime s: first token (synced) / decode median (incl. forward)",
                   f"{_num(b['sample_time_first_s'])} / {_num(b['sample_time_decode_median_s'])}", "")]
+    for q, d in (result.get("dawn_node") or {}).items():
+        rows += [(f"Dawn-in-Node {q}: load s / time to first token s", f"{d['load_s']} / {d['time_to_first_token_s']}",
+                  r.get(f"ttft_dawn_{q}_over_browser")),
+                 (f"Dawn-in-Node {q}: prefill / decode tok/s",
+                  f"{d['prefill_tokens_per_s']} / {d['decode_tokens_per_s']}", r.get(f"decode_dawn_{q}_over_browser"))]
     sampler = result.get("sampler")
     if sampler:
         rows.append(("sampler alone ms: softmax+argsort+top-p / argsort",
@@ -194,7 +234,8 @@ def print_table(result: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--webgpu", choices=ADAPTERS, default=None, help="WebGPU adapter (default: auto)")
+    parser.add_argument("--webgpu", choices=(*ADAPTERS, "dawn-node"), default=None,
+                        help="WebGPU adapter (default: auto); dawn-node: Dawn in Node.js vs Chromium, both on lavapipe")
     parser.add_argument("--max-tokens", type=int, default=16, help="new tokens per request (greedy)")
     parser.add_argument("--sampler-runs", type=int, default=10, help="timed calls of the sampling chain alone")
     parser.add_argument("--skip-convert", action="store_true", help="reuse bundles already in --work")
@@ -204,14 +245,18 @@ def main() -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     args.webgpu = args.webgpu or default_adapter()
+    # Chromium's adapter: with dawn-node, lavapipe (the same driver Dawn in Node uses) for the comparison
+    chromium = "lavapipe" if args.webgpu == "dawn-node" else args.webgpu
     result: dict = {"webgpu": args.webgpu, "max_tokens": args.max_tokens, "prompt": PROMPT, "convert": {}}
     for q in QUANTIZATIONS:
         result["convert"][q] = convert(args.work, q, args.skip_convert)
     vocab = json.loads((args.work / "smollm2-q4f32_1/mlc-chat-config.json").read_text())["vocab_size"]
-    result["sampler"] = sampler_run(args.webgpu, vocab, args.sampler_runs)
-    result["browser"] = browser_run(args.work, "smollm2-q4f32_1", args.webgpu, args.max_tokens)
+    result["sampler"] = sampler_run(chromium, vocab, args.sampler_runs)
+    result["browser"] = browser_run(args.work, "smollm2-q4f32_1", chromium, args.max_tokens)
     if args.webgpu == "gpu":
         result["browser_q4f16_1"] = browser_run(args.work, "smollm2-q4f16_1", args.webgpu, args.max_tokens)
+    if args.webgpu == "dawn-node":
+        result["dawn_node"] = {q: dawn_run(args.work, f"smollm2-{q}", args.max_tokens) for q in QUANTIZATIONS}
     result["torch"] = torch_run(args.max_tokens)
     b, t = result["browser"], result["torch"]
     result["ratios"] = {
@@ -219,6 +264,9 @@ def main() -> int:
         "prefill_browser_over_torch": ratio(b["prefill_tokens_per_s"], t["prefill_tokens_per_s"]),
         "decode_browser_over_torch": ratio(b["decode_tokens_per_s"], t["decode_tokens_per_s"]),
     }
+    for q, d in (result.get("dawn_node") or {}).items():
+        result["ratios"][f"ttft_dawn_{q}_over_browser"] = ratio(d["time_to_first_token_s"], b["time_to_first_token_s"])
+        result["ratios"][f"decode_dawn_{q}_over_browser"] = ratio(d["decode_tokens_per_s"], b["decode_tokens_per_s"])
     result["bench_wall_s"] = round(time.perf_counter() - began, 1)
     print_table(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)

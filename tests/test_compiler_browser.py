@@ -1,4 +1,4 @@
-"""Compiler parity in the browser: tiny random Llama and Qwen2 models, compiled to q0f32 and q4f32_1 bundles, run
+"""Compiler parity in the browser: tiny random Llama, Qwen2 and Qwen3 models, compiled to q0f32 and q4f32_1 bundles, run
 by the stock web-llm engine in headless Chromium (SwiftShader WebGPU). The raw logits of every step (read through
 web-llm's logit-processor hook) must match torch on the same (de)quantized weights, and the greedy tokens must be
 identical."""
@@ -14,7 +14,7 @@ from tests.tiny_models import make_tiny_model
 
 pytestmark = pytest.mark.browser
 
-ARCHS = ["llama", "qwen2"]
+ARCHS = ["llama", "qwen2", "qwen3"]
 QUANTS = ["q0f32", "q4f32_1"]
 # (model, quantization) pairs under test: both families at both quantizations, plus an untied-embedding Qwen2
 CASES = [(arch, quant) for arch in ARCHS for quant in QUANTS] + [("qwen2-untied", "q4f32_1")]

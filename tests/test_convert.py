@@ -107,6 +107,15 @@ def test_unsupported_architecture_is_named(tmp_path):
         read_decoder_config(_config(tmp_path, model_type="gpt2"))
 
 
+def test_qwen3_reads_qk_norm_and_its_explicit_head_dim_and_refuses_an_o_proj_bias(tmp_path):
+    from convert.models.config import read_decoder_config
+
+    cfg = read_decoder_config(_config(tmp_path, model_type="qwen3", head_dim=128, num_attention_heads=16))
+    assert cfg.qk_norm and cfg.head_dim == 128 and not cfg.qkv_bias and cfg.qkv_name == "c_attn"
+    with pytest.raises(WebslmError, match=r"\[attention_bias\]: true is not supported for qwen3"):
+        read_decoder_config(_config(tmp_path, model_type="qwen3", attention_bias=True))
+
+
 def test_hidden_size_not_divisible_by_group_is_rejected_before_work(tmp_path):
     from convert.bundle import convert_model
 

@@ -1,5 +1,5 @@
-"""q4f16_1 executed and checked on this CPU machine: tiny random Llama and Qwen2 bundles compiled to q4f16_1 run on
-Dawn in Node.js (the WebGPU implementation inside Chromium) on Mesa's lavapipe, the one CPU route here with
+"""q4f16_1 executed and checked on this CPU machine: tiny random Llama, Qwen2 and Qwen3 bundles compiled to q4f16_1 run
+on Dawn in Node.js (the WebGPU implementation inside Chromium) on Mesa's lavapipe, the one CPU route here with
 `shader-f16` (webslm/dawn.py). The logits of the prefill and 16 greedy decode steps must match torch running the same
 q4f16_1 round-trip weights, and the greedy tokens must be identical.
 
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.webgpu,
               pytest.mark.skipif(dawn_unavailable_reason() is not None, reason=f"{dawn_unavailable_reason()}")]
 
 QUANT = "q4f16_1"
-ARCHS = ["llama", "qwen2"]
+ARCHS = ["llama", "qwen2", "qwen3"]
 STEPS = 17  # the prefill's logits, then 16 decode steps
 # float16 activations and KV cache against torch's float32 on the same weights: measured max |error| 0.0098 (Llama)
 # and 0.0095 (Qwen2) on logits of magnitude ~5 (2026-12-03); a wrong kernel is off by ~1.
@@ -83,7 +83,8 @@ def _lora_writes(bundle, adapter_dir) -> dict:
     return {p["index"]: tensors[p["name"]] for p in manifest["params"]}
 
 
-def test_q4f16_1_runtime_lora_matches_peft_and_a_zero_adapter_is_the_base(tmp_path):
+@pytest.mark.parametrize("arch", ["llama", "qwen3"])
+def test_q4f16_1_runtime_lora_matches_peft_and_a_zero_adapter_is_the_base(tmp_path, arch):
     from transformers import AutoTokenizer
 
     from convert.adapter import convert_adapter
@@ -92,7 +93,7 @@ def test_q4f16_1_runtime_lora_matches_peft_and_a_zero_adapter_is_the_base(tmp_pa
     from webslm.dawn import DawnModel
     from webslm.prompting import encode_prompt
 
-    source = make_tiny_model(tmp_path / "tiny", arch="llama", seed=3)
+    source = make_tiny_model(tmp_path / "tiny", arch=arch, seed=3)
     _sharpen(source)
     bundle = convert_model(source, tmp_path / "bundles" / "tiny-lora-f16", QUANT, model_id="tiny-lora-f16",
                            lora_rank=LORA_RANK)

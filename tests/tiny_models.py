@@ -53,9 +53,10 @@ def make_tiny_tokenizer(vocab: int = 500):
 
 def make_tiny_model(out_dir: Path, arch: str = "llama", vocab: int = 500, seed: int = 0,
                     hidden: int = 64, layers: int = 2, tied: bool = True) -> Path:
-    """Write a random `arch` ("llama" | "qwen2") model with a trained tiny tokenizer to `out_dir`."""
+    """Write a random `arch` ("llama" | "qwen2" | "qwen3") model with a trained tiny tokenizer to `out_dir`. The Qwen3
+    has q/k norms and, as Qwen3 does, an explicit head_dim whose heads are wider than hidden / heads."""
     import torch
-    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
+    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config, Qwen3Config
 
     if hidden % 32:
         raise ValueError("hidden size must be a multiple of 32 (q4 groups of 32 along the input dimension)")
@@ -69,8 +70,10 @@ def make_tiny_model(out_dir: Path, arch: str = "llama", vocab: int = 500, seed: 
         config = LlamaConfig(**common, tie_word_embeddings=tied)
     elif arch == "qwen2":
         config = Qwen2Config(**common, tie_word_embeddings=tied)
+    elif arch == "qwen3":
+        config = Qwen3Config(**common, head_dim=hidden, tie_word_embeddings=tied)
     else:
-        raise ValueError(f"arch must be 'llama' or 'qwen2', got {arch!r}")
+        raise ValueError(f"arch must be 'llama', 'qwen2' or 'qwen3', got {arch!r}")
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.save_pretrained(out_dir, safe_serialization=True)

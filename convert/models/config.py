@@ -9,11 +9,13 @@ from webslm.errors import WebslmError
 from webslm.strict_json import read_json_object
 
 # model_type in config.json -> does q/k/v projection carry a bias by default
-SUPPORTED_ARCHITECTURES = {"llama": False, "qwen2": True}
+SUPPORTED_ARCHITECTURES = {"llama": False, "qwen2": True, "qwen3": False}
+# families that RMS-normalize each head of q and k before RoPE (Qwen3's q_norm / k_norm)
+QK_NORM_ARCHITECTURES = {"qwen3"}
 # model_type -> MLC's name for the fused q/k/v projection, as MLC's own libraries for the family declare it in
 # `_metadata`. web-llm loads parameters by name, so with MLC's names an MLC prebuilt library and ours read the same
 # tensor-cache.json (tests/test_mlc_names.py checks every name and shape against a recorded list).
-FUSED_QKV_NAMES = {"llama": "qkv_proj", "qwen2": "c_attn"}
+FUSED_QKV_NAMES = {"llama": "qkv_proj", "qwen2": "c_attn", "qwen3": "c_attn"}
 # our fused layer name -> the Hugging Face layers concatenated along its output axis, in order
 FUSED_PROJECTIONS = {
     **{name: ("q_proj", "k_proj", "v_proj") for name in FUSED_QKV_NAMES.values()},
@@ -37,6 +39,7 @@ class DecoderConfig:
     tie_word_embeddings: bool
     context_window_size: int
     prefill_chunk_size: int
+    qk_norm: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +83,11 @@ def read_decoder_config(model_dir: Path, context_window_size: int | None = None,
             raise WebslmError(f"{path} [{key}]: must be a positive integer, got {value!r}")
         return value
 
+    qkv_bias = cfg.get("attention_bias", SUPPORTED_ARCHITECTURES[model_type])
+    if qkv_bias and model_type in ("llama", "qwen3"):
+        # attention_bias there also puts a bias on o_proj, which our decoder does not have
+        raise WebslmError(f"{path} [attention_bias]: true is not supported for {model_type} (only q/k/v biases, "
+                          "as in Qwen2)")
     heads = size("num_attention_heads")
     hidden = size("hidden_size")
     window = min(context_window_size or 2048, size("max_position_embeddings", 2048))
@@ -95,8 +103,9 @@ def read_decoder_config(model_dir: Path, context_window_size: int | None = None,
         head_dim=size("head_dim") if cfg.get("head_dim") else hidden // heads,
         rms_norm_eps=cfg.get("rms_norm_eps", 1e-6),
         rope_theta=float(rope_theta),
-        qkv_bias=cfg.get("attention_bias", SUPPORTED_ARCHITECTURES[model_type]),
+        qkv_bias=qkv_bias,
         tie_word_embeddings=cfg.get("tie_word_embeddings", False),
         context_window_size=window,
         prefill_chunk_size=chunk,
+        qk_norm=model_type in QK_NORM_ARCHITECTURES,
     )

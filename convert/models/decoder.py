@@ -1,4 +1,4 @@
-"""The Llama-family decoder (Llama / SmolLM2, Qwen2 / Qwen2.5) on tvm.relax.frontend.nn, with q4 weights.
+"""The Llama-family decoder (Llama / SmolLM2, Qwen2 / Qwen2.5, Qwen3) on tvm.relax.frontend.nn, with q4 weights.
 
 Read it top to bottom: quantized linear layers, attention through TVM's paged KV cache (RoPE applied by the
 cache), SwiGLU MLP, pre-norm blocks, and the four entry points web-llm calls: `embed`, `prefill`, `decode`,
@@ -130,11 +130,19 @@ class Attention(nn.Module):
         setattr(self, self.qkv_name, Linear(cfg.hidden_size, qkv_out, quant, bias=cfg.qkv_bias, lora_rank=lora_rank,
                                             lora_parts=3))
         self.o_proj = Linear(self.num_heads * self.head_dim, cfg.hidden_size, quant, lora_rank=lora_rank)
+        self.q_norm = self.k_norm = None
+        if cfg.qk_norm:  # Qwen3: each head of q and k RMS-normalized before RoPE (the cache applies RoPE)
+            dtype = quant.model_dtype
+            self.q_norm = nn.RMSNorm(self.head_dim, -1, cfg.rms_norm_eps, bias=False, dtype=dtype)
+            self.k_norm = nn.RMSNorm(self.head_dim, -1, cfg.rms_norm_eps, bias=False, dtype=dtype)
 
     def forward(self, x: Tensor, kv_cache: PagedKVCache, layer_id: int) -> Tensor:
         batch, seq, _ = x.shape
         qkv_proj = getattr(self, self.qkv_name)
         qkv = op.reshape(qkv_proj(x), (batch, seq, self.num_heads + 2 * self.num_kv_heads, self.head_dim))
+        if self.q_norm is not None:
+            q, k, v = op.split(qkv, [self.num_heads, self.num_heads + self.num_kv_heads], axis=2)
+            qkv = op.concat([self.q_norm(q), self.k_norm(k), v], dim=2)
         out = kv_cache.attention_with_fused_qkv(layer_id, qkv, self.num_heads, sm_scale=self.head_dim ** -0.5)
         return self.o_proj(op.reshape(out, (batch, seq, self.num_heads * self.head_dim)))
 

@@ -13,7 +13,8 @@ import pytest
 RECORDED = json.loads((Path(__file__).parent / "data" / "mlc_param_names.json").read_text())
 
 
-def _our_params(family: str, config: dict) -> dict[str, tuple[list[int], str]]:
+def _our_params(family: str, config: dict, quantization: str = RECORDED["quantization"]
+                ) -> dict[str, tuple[list[int], str]]:
     """The parameters our library for this family and config declares: name -> (shape, dtype)."""
     from convert.models.config import DecoderConfig
     from convert.models.decoder import CausalLM
@@ -21,7 +22,7 @@ def _our_params(family: str, config: dict) -> dict[str, tuple[list[int], str]]:
 
     cfg = DecoderConfig(model_type=family, rms_norm_eps=1e-6, rope_theta=10000.0, context_window_size=4096,
                         prefill_chunk_size=1024, **config)
-    model = CausalLM(cfg, get_quantization(RECORDED["quantization"]))
+    model = CausalLM(cfg, get_quantization(quantization))
     return {name: ([int(d) for d in p.shape], p.dtype) for name, p in model.named_parameters()}
 
 
@@ -36,3 +37,25 @@ def test_names_shapes_and_dtypes_are_mlcs(family):
     assert different == {}, "(ours, MLC's) shape and dtype differ"
     assert len(ours) == len(recorded["params"])  # no name recorded twice
 
+
+
+# Qwen3-0.6B's config.json (Qwen/Qwen3-0.6B, the small Qwen web-llm ships): heads 128 wide on a hidden size of 1024
+QWEN3_0_6B = {"vocab_size": 151936, "hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28,
+              "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128, "qkv_bias": False,
+              "tie_word_embeddings": True, "qk_norm": True}
+LAVAPIPE_MAX_STORAGE_BUFFER = 128 * 2**20  # maxStorageBufferBindingSize on lavapipe (Dawn in Node and Chromium)
+
+
+@pytest.mark.parametrize("quantization", ["q4f16_1", "q4f32_1"])
+@pytest.mark.parametrize("model", ["qwen2", "qwen3"])
+def test_every_parameter_of_the_small_qwens_fits_lavapipes_storage_buffers(model, quantization):
+    """With Qwen's 151,936-token vocabulary the embedding is the largest tensor: q4 keeps it under lavapipe's 128 MiB
+    binding limit (q0f32 would not: 594 MiB for Qwen3-0.6B)."""
+    import numpy as np
+
+    config = RECORDED["families"]["qwen2"]["config"] if model == "qwen2" else QWEN3_0_6B
+    params = _our_params(model, config, quantization)
+    largest = max(params, key=lambda n: np.prod(params[n][0]) * np.dtype(params[n][1]).itemsize)
+    shape, dtype = params[largest]
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    assert largest == "model.embed_tokens.q_weight" and size < LAVAPIPE_MAX_STORAGE_BUFFER, (largest, size)

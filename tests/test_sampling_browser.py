@@ -1,8 +1,9 @@
 """The six sampling functions (convert/sampling.py) on WebGPU in headless Chromium, against numpy.
 
-The functions alone are compiled into a small library (the model entry points are stubs) for two vocabulary sizes:
+The functions alone are compiled into a small library (the model entry points are stubs) for three vocabulary sizes:
 5000 pads to 8192 and so runs every part of the sort (workgroup-memory block sort, global strides, block merges);
-100 fits in one workgroup. The page calls them through web-llm's own tvmjs runtime, like web-llm does.
+100 fits in one workgroup; 151936, Qwen2/Qwen3's real vocabulary, pads to 262144 (the argsort test only). The page
+calls them through web-llm's own tvmjs runtime, like web-llm does.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tests.test_webruntime_browser import TVMJS_EXPORTS_VAR, WEBGPU_LIMITS, WEBL
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(shutil.which("emcc") is None, reason="emcc missing: apt-get install -y emscripten")]
 
-VOCABS = (5000, 100)
+VOCABS = (5000, 100, 151936)
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>webslm sampling functions</title>
 <script type="module">
@@ -163,7 +164,7 @@ def test_argsort_probs_is_a_descending_sort_with_ids(sampling_page, vocab):
     rng = np.random.default_rng(vocab)
     rows = [rng.dirichlet(np.full(vocab, 0.3)),  # continuous: no ties
             np.round(rng.random(vocab) * 8) / 8,  # many ties, zeros included
-            np.eye(vocab)[vocab // 3]]  # one-hot, as with web-llm's temperature 1e-6
+            np.arange(vocab) == vocab // 3]  # one-hot, as with web-llm's temperature 1e-6
     probs = np.stack(rows).astype(np.float32)
     (keys, ids), _ = sampling_page(vocab, "argsort_probs", probs)
     want_keys, want_ids = expected_argsort(probs)

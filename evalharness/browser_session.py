@@ -125,7 +125,9 @@ class DemoSession(_PageSession):
     def __enter__(self) -> "DemoSession":
         from urllib.parse import urlencode
 
-        query = urlencode({"lite": 1, "model": self.model_id, "max_tokens": self.max_tokens, "domain": self.domain})
+        # adapter=none: the page otherwise starts with its domain's default adapter; eval swaps in what --lora names
+        query = urlencode({"lite": 1, "model": self.model_id, "max_tokens": self.max_tokens, "domain": self.domain,
+                           "adapter": "none"})
         started = time.perf_counter()
         self._open(f"/?{query}")
         try:

@@ -633,3 +633,15 @@ def test_label_it_names_and_with_is_not_width():
     assert copying.spansAfterCues(text, copying.cueMatches(text, cues)) == ["Home", "Home base"]
     assert copying.cueMatches("a line with color red", {"width": None}) == []  # a common word is no slip of a cue
     assert copying.cueMatches("a line widht 3", {"width": None}) == [[2, 3, "width"]]  # a slip is
+
+
+@pytest.mark.parametrize("written, place", [
+    ("grand canyn", "Grand Canyon"), ("the grand canyn", "Grand Canyon"), ("barcelna", "Barcelona"),
+    ("niagra falls", "Niagara Falls"), ("eifel tower", "Eiffel Tower"), ("Stonehendge", "Stonehenge"),
+    # one slip is read only in a long name, never at its first or last letter, and never between two places
+    ("Atlantis", None), ("Gondor", None), ("Pariss", None), ("Xanadu", None), ("Winterfell", None),
+    ("street levels", None),
+])
+def test_a_long_name_with_one_slip_is_that_place_and_nothing_else_is(domain, written, place):
+    (got,) = domain.rules.resolve([written])
+    assert (got.name if got else None) == place

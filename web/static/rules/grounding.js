@@ -25,6 +25,26 @@ export function normalizePlaceName(text) {
   return s.replace(/^[ ,]+|[ ,]+$/g, "");
 }
 
+const FUZZY_MIN = 8;  // letters in a name before one slip is read as that name
+
+const deletions = (key) => [...new Set([...key].map((_, k) => key.slice(0, k) + key.slice(k + 1)))];
+
+// Each name of FUZZY_MIN letters or more, and each of its one-letter deletions -> [[name, place index], ...]: two
+// strings one edit apart share a deletion (or one is a deletion of the other).
+function slipIndex(names) {
+  const index = new Map();
+  const add = (variant, entry) => {
+    if (!index.has(variant)) index.set(variant, []);
+    index.get(variant).push(entry);
+  };
+  for (const [name, i] of names) {
+    if (name.length < FUZZY_MIN) continue;
+    add(name, [name, i]);
+    for (const variant of deletions(name)) add(variant, [name, i]);
+  }
+  return index;
+}
+
 // A gazetteer file (`webslm data gazetteer`, train/dataset/gazetteer.py): places ordered by prominence, each with a
 // kind (city, country, continent, ocean, mountain, building, ...), a point and, for areas, a box [west, south,
 // east, north] (west > east across the antimeridian). A name shared by several places goes to the first (the most
@@ -66,6 +86,26 @@ export class Gazetteer {
   resolve(name) {
     const key = normalizePlaceName(name);
     if (!key || COMMON_WORDS.has(key)) return null;
+    return this.exactly(key) ?? this.nearly(key) ?? (key.startsWith("the ") ? this.nearly(key.slice(4)) : null);
+  }
+
+  // A name one slip (a letter missed, added, changed or two swapped) away from exactly one place's name or curated
+  // name ("grand canyn", "barcelna"), its first and last letters as written (people rarely slip there, and invented
+  // names often differ just there: "Atlantis" is not the Atlantic); only for names of FUZZY_MIN letters or more, so
+  // one slip does not turn "Gondor" into Gondar; null when two places are that near.
+  nearly(key) {
+    if (key.length < FUZZY_MIN - 1 || key.split(" ").every((w) => COMMON_WORDS.has(w) || w.length < 3)) return null;
+    if (!this.slips) this.slips = slipIndex(this.names);
+    const found = new Set();
+    for (const variant of [key, ...deletions(key)]) {
+      for (const [name, i] of this.slips.get(variant) || []) {
+        if (name[0] === key[0] && name.at(-1) === key.at(-1) && editDistance(key, name) <= 1) found.add(i);
+      }
+    }
+    return found.size === 1 ? this.places[[...found][0]] : null;
+  }
+
+  exactly(key) {
     for (const table of [this.names, this.aliases]) {
       if (table.has(key)) return this.places[table.get(key)];
     }
@@ -76,9 +116,9 @@ export class Gazetteer {
       const code = this.countries.has(qualifier) ? this.countries.get(qualifier) : qualifier.toUpperCase();
       const i = this.byCountry.get(city + "\u0000" + code);
       if (i !== undefined) return this.places[i];
-      return city ? this.resolve(city) : null;
+      return city && !COMMON_WORDS.has(city) ? this.exactly(city) : null;
     }
-    return key.startsWith("the ") ? this.resolve(key.slice(4)) : null;  // "the Bronx" is the Bronx
+    return key.startsWith("the ") && !COMMON_WORDS.has(key.slice(4)) ? this.exactly(key.slice(4)) : null;  // "the Bronx"
   }
 
   // resolve() for a name the model was meant to copy from `request`: a slip away from a span of the request that

@@ -20,6 +20,9 @@ from webslm.digest import sha256_file
 from webslm.errors import WebslmError
 
 BUNDLE_FORMAT = "webslm-bundle/1"
+# maxStorageBufferBindingSize of lavapipe (the CPU WebGPU adapter, in Chromium and Dawn in Node) and a common GPU
+# default: a bigger tensor cannot be bound as one buffer there (q0f32 embeddings of 150k-token vocabularies are).
+STORAGE_BUFFER_LIMIT = 128 * 2**20
 
 
 @contextmanager
@@ -29,6 +32,15 @@ def _phase(name: str, timings: dict):
     yield
     timings[name] = round(time.monotonic() - start, 2)
     print(f"[convert] {name} done in {timings[name]:.1f} s", flush=True)
+
+
+def largest_tensor(params) -> tuple[str, int]:
+    """(name, bytes) of the library's largest parameter."""
+    import numpy as np
+
+    sizes = {p.name: int(np.prod(p.shape)) * np.dtype(p.dtype).itemsize for p in params}
+    name = max(sizes, key=sizes.get)
+    return name, sizes[name]
 
 
 def _check_quantizable(cfg, quant) -> None:
@@ -80,6 +92,11 @@ def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1
             state = load_hf_state(model_dir)
         with _phase("build IR", timings):
             mod, params = build_ir_module(cfg, quant, target, lora_rank)
+        largest_name, largest_bytes = largest_tensor(params)
+        if largest_bytes > STORAGE_BUFFER_LIMIT:
+            print(f"[convert] note: {largest_name} is {largest_bytes / 2**20:.0f} MiB, more than the "
+                  f"{STORAGE_BUFFER_LIMIT // 2**20} MiB storage buffer lavapipe (CPU WebGPU) and some GPUs bind: this "
+                  "bundle loads only where the adapter allows more; a q4 quantization keeps it smaller", flush=True)
         with _phase("quantize + write shards", timings):
             from tqdm import tqdm
 
@@ -119,6 +136,7 @@ def convert_model(model: str | Path, out_dir: Path, quantization: str = "q4f32_1
             "sizes": {
                 "weights_bytes": index["metadata"]["ParamBytes"],
                 "wasm_bytes": (tmp / wasm_name).stat().st_size,
+                "largest_tensor_bytes": largest_bytes,
                 "total_bytes": sum(f["bytes"] for f in files.values()),
             },
             "files": files,

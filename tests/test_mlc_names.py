@@ -43,7 +43,6 @@ def test_names_shapes_and_dtypes_are_mlcs(family):
 QWEN3_0_6B = {"vocab_size": 151936, "hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28,
               "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128, "qkv_bias": False,
               "tie_word_embeddings": True, "qk_norm": True}
-LAVAPIPE_MAX_STORAGE_BUFFER = 128 * 2**20  # maxStorageBufferBindingSize on lavapipe (Dawn in Node and Chromium)
 
 
 @pytest.mark.parametrize("quantization", ["q4f16_1", "q4f32_1"])
@@ -51,11 +50,15 @@ LAVAPIPE_MAX_STORAGE_BUFFER = 128 * 2**20  # maxStorageBufferBindingSize on lava
 def test_every_parameter_of_the_small_qwens_fits_lavapipes_storage_buffers(model, quantization):
     """With Qwen's 151,936-token vocabulary the embedding is the largest tensor: q4 keeps it under lavapipe's 128 MiB
     binding limit (q0f32 would not: 594 MiB for Qwen3-0.6B)."""
-    import numpy as np
+    from convert.bundle import STORAGE_BUFFER_LIMIT, largest_tensor
+    from convert.compile import ParamSpec
 
     config = RECORDED["families"]["qwen2"]["config"] if model == "qwen2" else QWEN3_0_6B
-    params = _our_params(model, config, quantization)
-    largest = max(params, key=lambda n: np.prod(params[n][0]) * np.dtype(params[n][1]).itemsize)
-    shape, dtype = params[largest]
-    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    assert largest == "model.embed_tokens.q_weight" and size < LAVAPIPE_MAX_STORAGE_BUFFER, (largest, size)
+
+    def largest(quant: str) -> tuple[str, int]:
+        return largest_tensor([ParamSpec(name, tuple(shape), dtype)
+                               for name, (shape, dtype) in _our_params(model, config, quant).items()])
+
+    name, size = largest(quantization)
+    assert name == "model.embed_tokens.q_weight" and size < STORAGE_BUFFER_LIMIT, (name, size)
+    assert largest("q0f32")[1] > STORAGE_BUFFER_LIMIT  # what convert's note warns about

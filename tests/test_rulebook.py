@@ -645,3 +645,16 @@ def test_label_it_names_and_with_is_not_width():
 def test_a_long_name_with_one_slip_is_that_place_and_nothing_else_is(domain, written, place):
     (got,) = domain.rules.resolve([written])
     assert (got.name if got else None) == place
+
+
+@pytest.mark.parametrize("request_, amounts", [
+    ("zoom in 3 steps", [3]), ("closer", [1]), ("zom in", [1]), ("zoom in a bit", [0.5]), ("zoom way in", [5]),
+    ("zoom out a lot please", [-5]), ("Hey, back out heaps.", [-6]), ("pull the camera up", [-1]),
+    ("rise up slightly", [-0.5]), ("zoom in 10 times", [10]),
+    ("zoom in, no, out", None), ("zoom 3", None),  # both directions, or none: the model decides
+])
+def test_a_zoom_takes_its_sign_from_the_requests_direction_words(domain, request_, amounts):
+    schema = domain.rules.narrow([request_])[0]
+    zoom = [b for b in schema["anyOf"] if b["properties"]["tool"]["const"] == "zoom"][0]
+    amount = zoom["properties"]["arguments"]["properties"]["amount"]
+    assert ([a["minimum"] for a in amount["anyOf"]] if "anyOf" in amount else None) == amounts

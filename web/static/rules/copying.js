@@ -38,7 +38,7 @@
 // Contract tests: tests/test_copying.py.
 
 import { COLOR_PATTERN, CSS_COLOR_NAMES } from "./colors.js";
-import { BARE_KEY, COPY_KEY, CUES_KEY, GAP, PLACE_COPY } from "./emission.js";
+import { BARE_KEY, COPY_KEY, CUES_KEY, DIRECTION_KEY, GAP, PLACE_COPY } from "./emission.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
 import {
   COMMON_WORDS, COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
@@ -314,6 +314,7 @@ export function forRequest(schema, request, isPlace = null) {
   // where the node's cues occur in the request; `only`: the one location a list item must be.
   function leaf(node, cues, matches, only) {
     const cued = matches.length > 0;
+    if (node[DIRECTION_KEY] !== undefined) return signed(node, cues, matches);
     if (node[COPY_KEY] === PLACE_COPY) {
       const names = (only ? [only.place] : places.length ? places : unknown).filter((n) => n && fits(node, n));
       return [names.length ? { enum: names } : UNWRITABLE, false];
@@ -345,6 +346,19 @@ export function forRequest(schema, request, isPlace = null) {
     if (cues !== undefined && !(digits || cued)) return [UNWRITABLE, false];
     if (cued && !Array.isArray(cues) && !digits) return [{ anyOf: cueValues(matches, cues).map(exactly) }, true];
     return null;
+  }
+  // A signed number whose sign the request's direction words say ("zoom in 3 steps" is 3, "back out a bit" -0.5):
+  // its size a number the request writes, else what its size cues say, else 1; null (left as it is) when the
+  // request says no direction or both.
+  function signed(node, cues, matches) {
+    const words = node[DIRECTION_KEY];
+    const signs = new Set(cueValues(cueMatches(request, words), words));
+    if (signs.size !== 1) return null;
+    const [sign] = signs;
+    const sizes = [...free.map(Math.abs), ...(cues && !Array.isArray(cues) ? cueValues(matches, cues) : [])]
+      .filter((v) => v > 0);
+    const values = [...new Set((sizes.length ? sizes : [1]).map((v) => sign * v))].filter((v) => inBounds(node, v));
+    return [values.length ? { anyOf: values.map(exactly) } : UNWRITABLE, false];
   }
   // A copied, cue-announced number (or number or quantity string): a number written outside pairs, dates and
   // quantities (either sign the schema allows), a value its cue words say, or a quantity as typed.

@@ -12,6 +12,7 @@
 //   "x-cues": [...]      words that announce the field, or {word: value} for words that also say its value
 //   "x-bare": true       a cued copied string that may also be written without its cue
 //   "x-frame": true      a height in metres beside longitude+latitude: grounding fills it to frame a named area
+//   "x-direction": {...} on a signed number, words that say its sign ({"in": 1, "out": -1}); with "x-cues" its size
 // checkToolSchema refuses a mark where it cannot mean anything, naming the field.
 
 import { COLOR_FORMAT, COLOR_PATTERN } from "./colors.js";
@@ -26,7 +27,8 @@ export const BARE_KEY = "x-bare";  // on a cued copied string: it may also be wr
 export const GAP = "...";  // in a cue of a copied string, where the string is written: "the ... is a"
 export const PLACE_COPY = "place";  // the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 export const FRAME_KEY = "x-frame";  // grounding.js frames an area the model names with this height
-export const MARKS = [UNIT_KEY, COPY_KEY, CUES_KEY, BARE_KEY, FRAME_KEY];
+export const DIRECTION_KEY = "x-direction";  // copying.js reads a signed number's sign from these words
+export const MARKS = [UNIT_KEY, COPY_KEY, CUES_KEY, BARE_KEY, FRAME_KEY, DIRECTION_KEY];
 
 const isObject = (node) => node !== null && typeof node === "object" && !Array.isArray(node);
 const without = (node, keys) => Object.fromEntries(Object.entries(node).filter(([k]) => !keys.includes(k)));
@@ -125,6 +127,14 @@ export function checkToolSchema(parameters) {
         `or a copied string (${COPY_KEY}): a list of non-empty strings, or for a number or an enum an object of ` +
         `words and the values they mean; a copied string's cue may hold one gap ${show(GAP)} where the string is ` +
         "written");
+    }
+  }
+  for (const [field, node] of marked(parameters, "parameters", DIRECTION_KEY)) {
+    const words = node[DIRECTION_KEY];
+    if (node.type !== "number" || !isObject(words) || !Object.keys(words).length ||
+        !Object.entries(words).every(([w, v]) => w.trim() && (v === 1 || v === -1))) {
+      add(`${field}.${DIRECTION_KEY}`, `is ${show(words)}; it maps words to the sign they give a number ` +
+        `({"in": 1, "out": -1}), on a schema of type number`);
     }
   }
   for (const [field, node] of marked(parameters, "parameters", BARE_KEY)) {

@@ -30,11 +30,14 @@ class PlacePicker:
         self.weights = [p.population ** weight for p in self.cities]
         # areas, natural features and landmarks (countries, states, seas, mountains, towers...): drawn evenly, each
         # written as a name that resolves back to it (a state shadowed by a country of its name is left out)
-        named = [(p, n) for p in self.g.places if p.kind != "city" for n in (p.name, *self.g.known_as.get(p, ()))]
+        others = [p for p in self.g.places if p.kind != "city"]
+        named = [(p, n) for p in others for n in (p.name, *self.g.known_as.get(p, ()))]
         back = self.g.resolve_many([n for _, n in named])
+        # its "Name, CC" (the record's meta) must name it too: Greenland the island shares it with the country
+        canonical = dict(zip(others, self.g.resolve_many([f"{p.name}, {p.country}" for p in others])))
         self.features: dict = {}
         for (p, n), got in zip(named, back):
-            if got == p and len(n.split()) <= _MAX_FEATURE_WORDS and "," not in n:
+            if got == p and canonical[p] == p and len(n.split()) <= _MAX_FEATURE_WORDS and "," not in n:
                 self.features.setdefault(p, []).append(n)
         self.feature_list = sorted(self.features, key=lambda p: (p.kind, p.name))
 

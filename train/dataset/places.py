@@ -84,7 +84,7 @@ class PlacePicker:
     def _written(self, place: Place, s: dict) -> str | None:
         text = place.name
         if self.rng.random() < s.get("ascii_rate", 0.3):
-            text = _ascii(text)
+            text = without_accents(text)
         resolved = self.g.resolve(text)
         if resolved != place or self.rng.random() < s.get("qualified_rate", 0.05):
             country = self.country_names.get(place.country, place.country)
@@ -104,7 +104,8 @@ _MAX_FEATURE_WORDS = 4  # "South Georgia and the South Sandwich Islands" is draw
 _LIST_WORDS = frozenset({"and", "&", "/", "to", "then", "or", "via", "through"})
 
 
-def _ascii(text: str) -> str:
+def without_accents(text: str) -> str:
+    """'São Tomé' -> 'Sao Tome' (GeoNames writes capitals this way; people type names this way)."""
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 

@@ -17,6 +17,31 @@ CHATML_TEMPLATE = (
 )
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
+# Written for these tests to behave like Qwen3's own template on text turns without tools (it is not Qwen's file):
+# no default system message; an assistant turn after the last user message opens with a <think> block (empty here,
+# as our records have no reasoning); earlier assistant turns have none; the generation prompt adds an empty
+# <think> block when `enable_thinking` is false.
+QWEN3_STYLE_TEMPLATE = (
+    "{% if messages[0]['role'] == 'system' %}{{ '<|im_start|>system\n' + messages[0]['content'] + '<|im_end|>\n' }}"
+    "{% endif %}"
+    "{% set ns = namespace(last_user=-1) %}"
+    "{% for message in messages %}{% if message['role'] == 'user' %}{% set ns.last_user = loop.index0 %}{% endif %}"
+    "{% endfor %}"
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' or (message['role'] == 'system' and not loop.first) %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+    "{% elif message['role'] == 'assistant' %}"
+    "{% if loop.last and loop.index0 > ns.last_user %}"
+    "{{ '<|im_start|>assistant\n<think>\n\n</think>\n\n' + message['content'] }}"
+    "{% else %}{{ '<|im_start|>assistant\n' + message['content'] }}{% endif %}"
+    "{{ '<|im_end|>\n' }}"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
+    "{% if enable_thinking is defined and enable_thinking is false %}{{ '<think>\n\n</think>\n\n' }}{% endif %}"
+    "{% endif %}"
+)
+QWEN3_SPECIAL_TOKENS = ["<think>", "</think>"]
+
 
 def _corpus() -> list[str]:
     """Text the tokenizer learns its merges from: the system prompt, tool names and some generated records."""
@@ -35,33 +60,37 @@ def _corpus() -> list[str]:
     return lines
 
 
-def make_tiny_tokenizer(vocab: int = 500):
+def make_tiny_tokenizer(vocab: int = 500, qwen3: bool = False):
+    """A byte-level BPE tokenizer with ChatML's special tokens; `qwen3` adds <think>/</think> and a template that
+    behaves like Qwen3's."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=SPECIAL_TOKENS, show_progress=False,
+    special = SPECIAL_TOKENS + (QWEN3_SPECIAL_TOKENS if qwen3 else [])
+    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=special, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     bpe.train_from_iterator(_corpus(), trainer)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|im_start|>", eos_token="<|im_end|>",
                                         pad_token="<|im_end|>", unk_token="<|endoftext|>")
-    tokenizer.chat_template = CHATML_TEMPLATE
+    tokenizer.chat_template = QWEN3_STYLE_TEMPLATE if qwen3 else CHATML_TEMPLATE
     return tokenizer
 
 
 def make_tiny_model(out_dir: Path, arch: str = "llama", vocab: int = 500, seed: int = 0,
                     hidden: int = 64, layers: int = 2, tied: bool = True) -> Path:
     """Write a random `arch` ("llama" | "qwen2" | "qwen3") model with a trained tiny tokenizer to `out_dir`. The Qwen3
-    has q/k norms and, as Qwen3 does, an explicit head_dim whose heads are wider than hidden / heads."""
+    has q/k norms, as Qwen3 does an explicit head_dim whose heads are wider than hidden / heads, and a chat template
+    that behaves like Qwen3's (thinking switched off by `enable_thinking=False`)."""
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config, Qwen3Config
 
     if hidden % 32:
         raise ValueError("hidden size must be a multiple of 32 (q4 groups of 32 along the input dimension)")
     out_dir = Path(out_dir)
-    tokenizer = make_tiny_tokenizer(vocab)
+    tokenizer = make_tiny_tokenizer(vocab, qwen3=arch == "qwen3")
     common = dict(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
                   num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1,
                   max_position_embeddings=1024, bos_token_id=tokenizer.bos_token_id,

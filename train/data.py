@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from webslm.errors import Problem, ProblemsError, WebslmError
-from webslm.prompting import conv_template_for, encode_prompt
+from webslm.prompting import TEMPLATE_FLAGS, conv_template_for, encode_prompt
 from webslm.records import SEED_KEYS, read_lines, record_format, seed_to_chat
 
 
@@ -44,43 +44,52 @@ def load_conversations(path: Path, system_prompt: str) -> list[list[dict]]:
     return conversations
 
 
-# ChatML with trl's {% generation %} markers around the assistant's reply and its <|im_end|>, so the loss covers the
-# answer and the stop token, never the prompt. SmolLM2's own template has no markers; it must render identically.
-CHATML_TRAINING_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if message['role'] == 'assistant' %}"
-    "{{ '<|im_start|>assistant\n' }}{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
-    "{{ '\n' }}"
-    "{% else %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+def chatml_training_template(reply_header: str = "\n") -> str:
+    """ChatML with trl's {% generation %} markers around the assistant's reply and its <|im_end|>, so the loss covers
+    the answer and the stop token, never the prompt. `reply_header` follows '<|im_start|>assistant' as the prompt
+    web-llm builds has it (conv_template_for's role_empty_sep): "\n", or Qwen3's "\n<think>\n\n</think>\n\n"
+    with thinking off, which stays outside the loss like the rest of the prompt. The model's own template has no
+    markers; training_chat_template checks the two render identically."""
+    if "'" in reply_header or "\\" in reply_header:
+        raise WebslmError(f"reply header {reply_header!r}: quotes and backslashes are not supported")
+    return (
+        "{% for message in messages %}"
+        "{% if message['role'] == 'assistant' %}"
+        "{{ '<|im_start|>assistant" + reply_header + "' }}"
+        "{% generation %}{{ message['content'] + '<|im_end|>' }}{% endgeneration %}"
+        "{{ '\n' }}"
+        "{% else %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}{% endif %}"
+        "{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant" + reply_header + "' }}{% endif %}"
+    )
 
+
+CHATML_TRAINING_TEMPLATE = chatml_training_template()
 
 
 def training_chat_template(tokenizer, conversations: list[list[dict]]) -> str:
-    """The marked template, checked to render exactly like the model's own on these conversations, and checked
-    that the tokens of prompt-and-answer start with exactly the ids web-llm's prompt builder makes."""
+    """The marked template, checked to render exactly like the model's own on these conversations (thinking off),
+    and checked that the tokens of prompt-and-answer start with exactly the ids web-llm's prompt builder makes."""
 
     own = tokenizer.chat_template
     if not own or "<|im_start|>" not in own:
-        raise WebslmError("the base model's chat template is not ChatML; only ChatML models (SmolLM2, Qwen2.5) "
-                          "are supported so far")
+        raise WebslmError("the base model's chat template is not ChatML; only ChatML models (SmolLM2, Qwen2.5, "
+                          "Qwen3) are supported so far")
     conv = conv_template_for(tokenizer)
+    template = chatml_training_template(conv["role_empty_sep"])
     for messages in conversations[:16]:
-        expected = tokenizer.apply_chat_template(messages, tokenize=False, chat_template=own)
-        ours = tokenizer.apply_chat_template(messages, tokenize=False, chat_template=CHATML_TRAINING_TEMPLATE)
+        expected = tokenizer.apply_chat_template(messages, tokenize=False, chat_template=own, **TEMPLATE_FLAGS)
+        ours = tokenizer.apply_chat_template(messages, tokenize=False, chat_template=template)
         if ours != expected:
             raise WebslmError(f"the training template renders differently from the model's chat template:\n"
                               f"  ours:     {ours!r}\n  template: {expected!r}")
         ids = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True,
-                                            chat_template=CHATML_TRAINING_TEMPLATE)["input_ids"]
+                                            chat_template=template)["input_ids"]
         prompt = encode_prompt(tokenizer, conv, messages[0]["content"], messages[1:2])
         if list(ids[:len(prompt)]) != prompt:
             raise WebslmError("training tokens differ from the prompt tokens web-llm would build; the trained "
                               "model would see different ids at inference")
-    return CHATML_TRAINING_TEMPLATE
-
+    return template
 
 
 def tokenize_records(tokenizer, conversations: list[list[dict]], max_length: int, path: Path) -> list[dict]:

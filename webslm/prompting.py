@@ -59,22 +59,52 @@ def chatml_template(tokenizer) -> dict:
     }
 
 
-def conv_template_for(tokenizer) -> dict:
-    """A web-llm conversation template equivalent to the tokenizer's Jinja chat template.
+# Keyword arguments every chat-template rendering gets. Qwen3's template reasons in a <think> block unless
+# `enable_thinking` is false, and then puts an empty one ("<think>\n\n</think>\n\n") after the reply header: a tool
+# call is the whole answer, so thinking is off everywhere (training, torch, the browser). Templates without the flag
+# ignore it.
+TEMPLATE_FLAGS = {"enable_thinking": False}
 
+# A sample conversation (two user turns, so an earlier assistant reply is history) the derived template must
+# render exactly as the Jinja template does.
+_SAMPLE_SYSTEM = "You control a globe."
+_SAMPLE_MESSAGES = [{"role": "user", "content": "Fly to Paris"}, {"role": "assistant", "content": '{"tool": "zoom"}'},
+                    {"role": "user", "content": "zoom in"}]
+
+
+def reply_header(tokenizer) -> str:
+    """What the Jinja template adds for `add_generation_prompt` (thinking off): the text the model's answer follows."""
+    messages = [{"role": "system", "content": _SAMPLE_SYSTEM}, _SAMPLE_MESSAGES[0]]
+    without = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False, **TEMPLATE_FLAGS)
+    with_header = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                **TEMPLATE_FLAGS)
+    if not with_header.startswith(without):
+        raise WebslmError(f"the chat template's generation prompt does not extend the conversation: "
+                          f"{without!r} -> {with_header!r}")
+    return with_header[len(without):]
+
+
+def conv_template_for(tokenizer) -> dict:
+    """A web-llm conversation template equivalent to the tokenizer's Jinja chat template, thinking off.
+
+    The reply header (role + `role_empty_sep`) is what the template's generation prompt adds, so Qwen3's empty
+    <think> block is part of the prompt while earlier assistant turns stay without one, as in its template.
     Checked, not assumed: the template must render a sample conversation to exactly the text the Jinja
     template renders, or conversion stops with an error.
     """
     jinja = tokenizer.chat_template or ""
     if "<|im_start|>" not in jinja:
-        raise WebslmError("unsupported chat template (only ChatML, e.g. SmolLM2 and Qwen2.5, is supported so far)")
+        raise WebslmError("unsupported chat template (only ChatML, e.g. SmolLM2, Qwen2.5 and Qwen3, is supported so "
+                          "far)")
     conv = chatml_template(tokenizer)
-    messages = [{"role": "user", "content": "Fly to Paris"}, {"role": "assistant", "content": '{"tool": "zoom"}'},
-                {"role": "user", "content": "zoom in"}]
-    system = "You control a globe."
-    expected = tokenizer.apply_chat_template([{"role": "system", "content": system}] + messages,
-                                             tokenize=False, add_generation_prompt=True)
-    ours = "".join(prompt_parts(conv, system, messages))
+    header = reply_header(tokenizer)
+    if not header.startswith(conv["roles"]["assistant"]):
+        raise WebslmError(f"the chat template's generation prompt {header!r} does not start with "
+                          f"{conv['roles']['assistant']!r}")
+    conv["role_empty_sep"] = header[len(conv["roles"]["assistant"]):]
+    expected = tokenizer.apply_chat_template([{"role": "system", "content": _SAMPLE_SYSTEM}] + _SAMPLE_MESSAGES,
+                                             tokenize=False, add_generation_prompt=True, **TEMPLATE_FLAGS)
+    ours = "".join(prompt_parts(conv, _SAMPLE_SYSTEM, _SAMPLE_MESSAGES))
     if ours != expected:
         raise WebslmError(f"the derived conversation template renders differently from the model's chat template:"
                           f"\n  ours:     {ours!r}\n  template: {expected!r}")

@@ -36,10 +36,10 @@ def register(sub) -> None:
 
 def _run_convert(args) -> int:
     from convert.bundle import convert_model
-    from webslm.base_model import resolve_model
+    from webslm.base_model import model_name, resolve_model
 
     model_dir = Path(resolve_model(args.model))
-    model_id = check_artifact_id(args.model_id or f"{model_dir.name}-{args.quantization}", "--model-id")
+    model_id = check_artifact_id(args.model_id or f"{model_name(args.model)}-{args.quantization}", "--model-id")
     out = args.out or DEFAULT_BUNDLES_DIR / model_id
     convert_model(model_dir, out, args.quantization, opt=args.opt, model_id=model_id,
                   context_window_size=args.context_window, prefill_chunk_size=args.prefill_chunk,

@@ -21,6 +21,39 @@ def test_steps_cover_both_domains_one_base_and_an_adapter_per_domain(tmp_path):
     assert all(a[a.index("--lora-r") + 1] == "16" for a in train), "adapters must fit the compiled rank"
 
 
+def test_another_model_gets_its_own_runs_bundles_and_adapters(tmp_path):
+    from webslm.cli import build_parser
+    from webslm.pipeline import pipeline_config
+    from tests.tiny_models import make_tiny_model
+
+    model = make_tiny_model(tmp_path / "Tiny-Qwen3", arch="qwen3")
+    args = build_parser().parse_args(["demo", "--model", str(model), "--workdir", str(tmp_path / "w"),
+                                      "--quantizations", "q4f16_1"])
+    steps = pipeline_steps(pipeline_config(args))
+    by_verb = {}
+    for _, done, step in steps:
+        by_verb.setdefault(step[0], []).append((done, step))
+    assert all(step[step.index("--model") + 1] == str(model) for _, step in by_verb["train"])
+    assert all(step[step.index("--out") + 1].startswith(str(tmp_path / "w" / "runs" / "tiny-qwen3"))
+               for _, step in by_verb["train"]), "the default model's runs are not reused for another model"
+    (_, convert), = by_verb["convert"]
+    assert convert[1] == str(model) and convert[convert.index("--model-id") + 1] == "tiny-qwen3-lora16-q4f16_1"
+    assert [s[s.index("--adapter-id") + 1] for _, s in by_verb["convert-adapter"]] == [
+        "cesium-tiny-qwen3-lora16-q4f16_1", "cad-tiny-qwen3-lora16-q4f16_1"]
+    default = pipeline_steps(PipelineConfig(workdir=tmp_path / "w", quantizations=("q4f16_1",)))
+    assert ([done for what, done, _ in default if what.endswith(" data")]
+            == [done for what, done, _ in steps if what.endswith(" data")]), "data is shared between models"
+
+
+def test_a_bad_model_stops_before_the_first_step(tmp_path):
+    from webslm.cli import build_parser
+    from webslm.pipeline import pipeline_config
+
+    args = build_parser().parse_args(["demo", "--model", str(tmp_path), "--workdir", str(tmp_path / "w")])
+    with pytest.raises(WebslmError, match="not a Hugging Face model directory"):
+        pipeline_config(args)
+
+
 def test_finished_steps_are_skipped(tmp_path, capsys):
     config = PipelineConfig(workdir=tmp_path, quantizations=("q4f32_1",))
     for _, done, _ in pipeline_steps(config):
@@ -43,3 +76,21 @@ def test_record_vocabulary_is_the_rulebook_s():
 
     assert rulebook.constant("locations", "PLACE_KEY") == PLACE_KEY
     assert tuple(rulebook.constant("locations", "COORDINATE_KEYS")) == COORDINATE_KEYS
+
+
+@pytest.mark.slow
+def test_the_whole_pipeline_runs_on_a_local_model_directory(tmp_path):
+    """`webslm demo --model DIR` end to end on a tiny Qwen3 (its Qwen3-style template, thinking off): data, training,
+    the base bundle and both adapters."""
+    from tests.tiny_models import make_tiny_model
+
+    model = make_tiny_model(tmp_path / "tiny-qwen3", arch="qwen3")
+    config = PipelineConfig(workdir=tmp_path / "w", model=str(model), examples=80, train_steps=2, lora_rank=4,
+                            quantizations=("q4f32_1",))
+    bundles = run_pipeline(config)
+    assert sorted(p.name for p in bundles.iterdir()) == ["cad-tiny-qwen3-lora4-q4f32_1",
+                                                         "cesium-tiny-qwen3-lora4-q4f32_1", "tiny-qwen3-lora4-q4f32_1"]
+    import json
+
+    conv = json.loads((bundles / "tiny-qwen3-lora4-q4f32_1" / "mlc-chat-config.json").read_text())["conv_template"]
+    assert conv["role_empty_sep"] == "\n<think>\n\n</think>\n\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -54,11 +55,17 @@ def import_base_model(out_dir: Path = DEFAULT_BASE_DIR, gguf: Path | None = None
     return Path(out_dir)
 
 
+# What `webslm` reads of a hub model: configs, tokenizer files, chat template, safetensors weights (not the .bin,
+# GGUF or ONNX copies some repositories also hold).
+HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.jinja", "*.model"]
+
+
 def resolve_model(model: str | Path) -> str:
-    """A model argument -> something `from_pretrained` can open without hanging.
+    """A model argument -> a local Hugging Face model directory every stage can open.
 
     'default' is the imported SmolLM2 (imported on first use); an existing directory is used as is; anything else
-    is a hub id, which needs a network: without one we fail at once with what to do instead.
+    is a hub id, downloaded once into the Hugging Face cache (reused offline afterwards). Without a hub and without
+    a cached copy we fail at once with what to do instead.
     """
     if str(model) == DEFAULT_MODEL:
         if not (DEFAULT_BASE_DIR / "config.json").is_file():
@@ -71,11 +78,55 @@ def resolve_model(model: str | Path) -> str:
         return str(path)
     if path.exists() or str(model).startswith((".", "/")) or str(model).count("/") != 1:
         raise WebslmError(f"model {str(model)!r}: no such directory, and not a hub id of the form owner/name")
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or not _hub_reachable():
-        raise WebslmError(
-            f"model {model!r} is a hub id but the Hugging Face hub cannot be reached from here; "
-            f"pass a local model directory, or '{DEFAULT_MODEL}' for the embedded SmolLM2-135M-Instruct")
-    return str(model)
+    return download_hub_model(str(model))
+
+
+def download_hub_model(repo_id: str) -> str:
+    """The local snapshot directory of hub model `repo_id` (downloaded on first use)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (GatedRepoError, HFValidationError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError)
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    reachable = not offline and _hub_reachable()
+    instead = (f"pass a local model directory (for example one written on a machine with a network by "
+               f"`hf download {repo_id} --local-dir DIR`), or '{DEFAULT_MODEL}' for the embedded "
+               f"SmolLM2-135M-Instruct")
+    try:
+        local = snapshot_download(repo_id, allow_patterns=HUB_FILES, local_files_only=not reachable)
+    except GatedRepoError:
+        raise WebslmError(f"model {repo_id!r}: a gated model on the Hugging Face hub; accept its terms on "
+                          f"huggingface.co and log in with `hf auth login`, or {instead}") from None
+    except RepositoryNotFoundError:
+        raise WebslmError(f"model {repo_id!r}: no such model on the Hugging Face hub (or a private one); check the "
+                          f"id, or {instead}") from None
+    except HFValidationError as e:
+        raise WebslmError(f"model {repo_id!r}: not a valid hub id ({e}); {instead}") from None
+    except LocalEntryNotFoundError:
+        why = "HF_HUB_OFFLINE is set" if offline else "huggingface.co:443 does not answer"
+        raise WebslmError(f"model {repo_id!r} is a hub id but the Hugging Face hub cannot be reached from here "
+                          f"({why}) and the model is not in the local cache; {instead}") from None
+    except OSError as e:  # the connection dropped or the disk filled during the download
+        raise WebslmError(f"model {repo_id!r}: download from the Hugging Face hub failed ({e}); run the command "
+                          f"again to continue it, or {instead}") from None
+    if not (Path(local) / "config.json").is_file():
+        raise WebslmError(f"model {repo_id!r}: the hub snapshot in {local} has no config.json; not a transformers "
+                          f"model")
+    return local
+
+
+def model_name(model: str | Path) -> str:
+    """The model's own name, whatever the argument: the imported folder's for 'default', the directory's, or the
+    name part of a hub id ('Qwen/Qwen3-0.6B' -> 'Qwen3-0.6B'; its local snapshot folder is named by a hash)."""
+    return DEFAULT_BASE_DIR.name if str(model) == DEFAULT_MODEL else Path(str(model)).name
+
+
+def model_short_name(model: str | Path) -> str:
+    """A short, id-safe name for the demo's artefacts: 'smollm2' for the default (the ids it always had), else the
+    model's name lowercased ('Qwen/Qwen3-0.6B' -> 'qwen3-0.6b')."""
+    if str(model) == DEFAULT_MODEL:
+        return "smollm2"
+    return re.sub(r"[^a-z0-9_.-]+", "-", model_name(model).lower()).strip("-._") or "model"
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:

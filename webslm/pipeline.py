@@ -1,4 +1,4 @@
-"""The whole pipeline on the embedded base model, as `webslm demo` runs it:
+"""The whole pipeline on a base model (the embedded SmolLM2 unless --model names another), as `webslm demo` runs it:
 
   data (both domains) -> train a LoRA adapter per domain -> convert the base once with a runtime-LoRA branch
   -> convert each adapter -> (optionally) evaluate -> serve the demo with the base and both adapters.
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from webslm.artifacts import ADAPTER_MANIFEST, BUNDLE_MANIFEST
+from webslm.base_model import DEFAULT_MODEL, model_short_name, resolve_model
 from webslm.errors import WebslmError
 from webslm.q4 import QUANTIZATIONS
 from webslm.runs import RUN_MANIFEST
@@ -39,6 +40,7 @@ def train_recipe(steps: int = DEFAULT_TRAIN_STEPS) -> list[str]:
 @dataclass
 class PipelineConfig:
     workdir: Path = Path("artifacts")
+    model: str = DEFAULT_MODEL  # 'default', a local HF model directory, or a hub id
     examples: int = 3000        # generated records per domain
     train_steps: int = DEFAULT_TRAIN_STEPS
     lora_rank: int = 16         # compiled runtime-LoRA rank = training rank
@@ -46,15 +48,27 @@ class PipelineConfig:
     evaluate: bool = False      # torch eval of each adapter on its held-out split
     eval_limit: int = 200
     seed: int = 1
+    domains: tuple[str, ...] = DOMAINS
+
+
+def base_bundle_id(cfg: PipelineConfig, quantization: str) -> str:
+    """The id of the base bundle the pipeline converts (adapters are '<domain>-<this>')."""
+    return f"{model_short_name(cfg.model)}-lora{cfg.lora_rank}-{quantization}"
+
+
+def run_dir(cfg: PipelineConfig, domain: str) -> Path:
+    """Where the domain's adapter is trained. Data is the same for every model; runs are per model (the default's
+    keep their first layout)."""
+    return cfg.workdir / "runs" / ("" if cfg.model == DEFAULT_MODEL else model_short_name(cfg.model)) / domain
 
 
 def pipeline_steps(cfg: PipelineConfig) -> list[tuple[str, Path, list[str]]]:
     """(what, output that proves it is done, webslm arguments) for every step, in order."""
     w = cfg.workdir
     bundles = w / "bundles"
-    base_ids = {q: f"smollm2-lora{cfg.lora_rank}-{q}" for q in cfg.quantizations}
+    base_ids = {q: base_bundle_id(cfg, q) for q in cfg.quantizations}
     steps = []
-    for domain in DOMAINS:
+    for domain in cfg.domains:
         data = w / "data" / domain
         steps.append((f"generate {domain} data", data / "all.jsonl",
                       ["data", "generate", "--domain", domain, "--seed", str(cfg.seed), "-n", str(cfg.examples),
@@ -62,27 +76,29 @@ def pipeline_steps(cfg: PipelineConfig) -> list[tuple[str, Path, list[str]]]:
         steps.append((f"split {domain} data", data / "split" / "test.jsonl",
                       ["data", "split", str(data / "all.jsonl"), "--domain", domain, "--seed", str(cfg.seed),
                        "--out", str(data / "split")]))
-        steps.append((f"train the {domain} adapter", w / "runs" / domain / RUN_MANIFEST,
-                      ["train", str(data / "split" / "train.jsonl"), "--domain", domain, "--out",
-                       str(w / "runs" / domain), *train_recipe(cfg.train_steps), "--lora-r", str(cfg.lora_rank),
+        run = run_dir(cfg, domain)
+        steps.append((f"train the {domain} adapter", run / RUN_MANIFEST,
+                      ["train", str(data / "split" / "train.jsonl"), "--domain", domain, "--model", cfg.model,
+                       "--out", str(run), *train_recipe(cfg.train_steps), "--lora-r", str(cfg.lora_rank),
                        "--lora-alpha", str(2 * cfg.lora_rank), "--seed", str(cfg.seed)]
-                      + (["--resume"] if (w / "runs" / domain / "checkpoints").is_dir() else [])))
+                      + (["--resume"] if (run / "checkpoints").is_dir() else [])))
     for quant, base_id in base_ids.items():
         steps.append((f"convert the base ({quant}, LoRA rank {cfg.lora_rank})",
                       bundles / base_id / BUNDLE_MANIFEST,
-                      ["convert", "default", "-q", quant, "--lora-rank", str(cfg.lora_rank), "--model-id", base_id,
+                      ["convert", cfg.model, "-q", quant, "--lora-rank", str(cfg.lora_rank), "--model-id", base_id,
                        "--out", str(bundles / base_id)]))
-        for domain in DOMAINS:
+        for domain in cfg.domains:
             adapter_id = f"{domain}-{base_id}"
             steps.append((f"convert the {domain} adapter for {base_id}", bundles / adapter_id / ADAPTER_MANIFEST,
-                          ["convert-adapter", str(w / "runs" / domain), "--base", str(bundles / base_id),
+                          ["convert-adapter", str(run_dir(cfg, domain)), "--base", str(bundles / base_id),
                            "--adapter-id", adapter_id, "--domain", domain, "--out", str(bundles / adapter_id)]))
     if cfg.evaluate:
-        for domain in DOMAINS:
-            steps.append((f"evaluate the {domain} adapter (torch)", w / "eval" / domain / "metrics.json",
+        for domain in cfg.domains:
+            evaluation = w / "eval" / run_dir(cfg, domain).relative_to(w / "runs")
+            steps.append((f"evaluate the {domain} adapter (torch)", evaluation / "metrics.json",
                           ["eval", str(w / "data" / domain / "split" / "test.jsonl"), "--domain", domain,
-                           "--adapter", str(w / "runs" / domain), "--compare", "--limit", str(cfg.eval_limit),
-                           "--out", str(w / "eval" / domain)]))
+                           "--adapter", str(run_dir(cfg, domain)), "--compare", "--limit", str(cfg.eval_limit),
+                           "--out", str(evaluation)]))
     return steps
 
 
@@ -106,6 +122,9 @@ def run_pipeline(cfg: PipelineConfig) -> Path:
 def add_pipeline_arguments(parser) -> None:
     d = PipelineConfig()
     parser.add_argument("--workdir", type=Path, default=d.workdir, help=f"where artefacts go ({d.workdir})")
+    parser.add_argument("--model", default=d.model,
+                        help="base model: 'default' (the embedded SmolLM2-135M-Instruct), a local Hugging Face model "
+                             "directory, or a hub id such as Qwen/Qwen2.5-0.5B-Instruct (downloaded once)")
     parser.add_argument("--examples", type=int, default=d.examples, help=f"records per domain ({d.examples})")
     parser.add_argument("--train-steps", type=int, default=d.train_steps, help=f"LoRA steps per domain ({d.train_steps})")
     parser.add_argument("--lora-rank", type=int, default=d.lora_rank, help=f"({d.lora_rank})")
@@ -129,5 +148,7 @@ def pipeline_config(args) -> PipelineConfig:
     workdir = Path(args.workdir)
     if workdir.exists() and not workdir.is_dir():
         raise WebslmError(f"--workdir {workdir}: exists and is not a folder")
-    return PipelineConfig(workdir=workdir, examples=args.examples, train_steps=args.train_steps,
+    if args.model != DEFAULT_MODEL:
+        resolve_model(args.model)  # a directory is checked, a hub model downloaded (or refused) before step 1
+    return PipelineConfig(workdir=workdir, model=args.model, examples=args.examples, train_steps=args.train_steps,
                           lora_rank=args.lora_rank, quantizations=quantizations, evaluate=args.evaluate)

@@ -1,7 +1,7 @@
 """Benchmark the compiler and the in-browser engine on the embedded SmolLM2-135M-Instruct, against torch CPU.
 
     python bench/compiler.py [--webgpu swiftshader|lavapipe|gpu|dawn-node] [--max-tokens 16] [--skip-convert]
-                             [--out PATH]
+                             [--model default|DIR|HUB_ID] [--torch-device cpu|cuda] [--out PATH]
 
 In one run: conversion time and bundle sizes (weights / wasm / total) for q4f32_1 and q4f16_1; then, for q4f32_1 in
 headless Chromium with the stock web-llm engine, engine load time, time to first token, prefill and decode tokens/s
@@ -10,7 +10,8 @@ prompt; then torch CPU (float32 HF model, greedy, KV cache) on the same prompt t
 q4f16_1 is only converted: Chromium's CPU adapters have no `shader-f16`, so it cannot run there (`--webgpu gpu` on a GPU
 machine runs it too). `--webgpu dawn-node` runs both bundles on Dawn in Node.js on lavapipe (webslm/dawn.py, which has
 `shader-f16`) and, in the same run, q4f32_1 in Chromium on lavapipe, with Dawn/Chromium ratios. Writes the numbers as
-JSON to --out (default artifacts/bench/compiler.json).
+JSON to --out (default artifacts/bench/compiler.json). `--model` benchmarks another model the same way (bundles named
+after it); `--torch-device cuda` puts the torch reference on the GPU the browser uses (bench/gpu_check.py).
 """
 
 from __future__ import annotations
@@ -40,17 +41,19 @@ def say(line: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
 
-def convert(work: Path, quantization: str, skip: bool) -> dict:
+def convert(work: Path, quantization: str, skip: bool, model: str = "default") -> dict:
     """Convert (or reuse with --skip-convert) one bundle; its sizes and conversion timings from the manifest."""
     from convert.bundle import convert_model
     from webslm.artifacts import BUNDLE_MANIFEST, read_bundle_manifest
+    from webslm.base_model import model_short_name
 
-    out = work / f"smollm2-{quantization}"
+    model_id = f"{model_short_name(model)}-{quantization}"
+    out = work / model_id
     if not (skip and (out / BUNDLE_MANIFEST).is_file()):
-        say(f"convert SmolLM2-135M {quantization} -> {out}")
+        say(f"convert {model} {quantization} -> {out}")
         began = time.perf_counter()
         # the bench's own work folder: a rerun replaces its previous bundle (and only a bundle)
-        convert_model("default", out, quantization, model_id=f"smollm2-{quantization}", force=True)
+        convert_model(model, out, quantization, model_id=model_id, force=True)
         say(f"  done in {time.perf_counter() - began:.1f} s")
     else:
         say(f"reuse {out} (--skip-convert)")
@@ -155,32 +158,36 @@ def sampler_run(adapter: str, vocab: int, runs: int) -> dict:
     return result
 
 
-def torch_run(max_tokens: int) -> dict:
+def torch_run(max_tokens: int, model_arg: str = "default", device: str = "cpu") -> dict:
     """Greedy float32 decoding with the KV cache on the same prompt ids web-llm builds (its conv template)."""
     import torch
 
     from evalharness.torch_backend import load_model, prompt_ids
 
-    say("torch CPU: load the float32 HF model")
-    model, tokenizer, conv = load_model("default", device="cpu")
+    say(f"torch {device}: load the float32 HF model")
+    model, tokenizer, conv = load_model(model_arg, device=device)
     ids = prompt_ids(tokenizer, conv, PROMPT)
+    on = model.device
+    sync = torch.cuda.synchronize if on.type == "cuda" else (lambda: None)
     tokens: list[int] = []
     with torch.inference_mode():
         began = time.perf_counter()
-        out = model(torch.tensor([ids]), use_cache=True)
+        out = model(torch.tensor([ids], device=on), use_cache=True)
+        sync()
         prefill_s = time.perf_counter() - began
         tokens.append(int(out.logits[0, -1].argmax()))
         began = time.perf_counter()
         # like web-llm's ignore_eos=False: stop at the template's stop tokens
         stop = set(conv.get("stop_token_ids") or [tokenizer.eos_token_id])
         while len(tokens) < max_tokens and tokens[-1] not in stop:
-            out = model(torch.tensor([[tokens[-1]]]), past_key_values=out.past_key_values, use_cache=True)
+            out = model(torch.tensor([[tokens[-1]]], device=on), past_key_values=out.past_key_values, use_cache=True)
             tokens.append(int(out.logits[0, -1].argmax()))
         decode_s = time.perf_counter() - began
     decoded = len(tokens) - 1
     text = tokenizer.decode([t for t in tokens if t not in stop], skip_special_tokens=True)
     say(f"  reply {text!r}")
-    return {"threads": torch.get_num_threads(), "prompt_tokens": len(ids), "completion_tokens": len(tokens),
+    return {"device": str(on), "threads": torch.get_num_threads(), "prompt_tokens": len(ids),
+            "completion_tokens": len(tokens),
             "text": text, "time_to_first_token_s": round(prefill_s, 3),
             "prefill_tokens_per_s": round(len(ids) / prefill_s, 2),
             "decode_tokens_per_s": round(decoded / decode_s, 2) if decoded else None}
@@ -215,6 +222,12 @@ def print_table(result: dict) -> None:
                   r.get("decode_browser_over_torch")),
                  ("browser sampleTime s: first token (synced) / decode median (incl. forward)",
                   f"{_num(b['sample_time_first_s'])} / {_num(b['sample_time_decode_median_s'])}", "")]
+    f16 = result.get("browser_q4f16_1")
+    if f16:
+        rows += [("browser q4f16_1: load s / time to first token s", f"{f16['load_s']} / "
+                  f"{_num(f16['time_to_first_token_s'])}", r.get("ttft_f16_over_f32")),
+                 ("browser q4f16_1: prefill / decode tok/s", f"{_num(f16['prefill_tokens_per_s'])} / "
+                  f"{_num(f16['decode_tokens_per_s'])}", r.get("decode_f16_over_f32"))]
     for q, d in (result.get("dawn_node") or {}).items():
         rows += [(f"Dawn-in-Node {q}: load s / time to first token s", f"{d['load_s']} / {d['time_to_first_token_s']}",
                   r.get(f"ttft_dawn_{q}_over_browser")),
@@ -239,6 +252,9 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=16, help="new tokens per request (greedy)")
     parser.add_argument("--sampler-runs", type=int, default=10, help="timed calls of the sampling chain alone")
     parser.add_argument("--skip-convert", action="store_true", help="reuse bundles already in --work")
+    parser.add_argument("--model", default="default", help="'default', a local HF model directory or a hub id")
+    parser.add_argument("--torch-device", default="cpu", choices=("cpu", "cuda"),
+                        help="where the torch reference runs (cuda: the GPU the browser uses)")
     parser.add_argument("--work", type=Path, default=REPO / "artifacts/bench/bundles")
     parser.add_argument("--out", type=Path, default=REPO / "artifacts/bench/compiler.json")
     args = parser.parse_args()
@@ -248,22 +264,27 @@ def main() -> int:
     # Chromium's adapter: with dawn-node, lavapipe (the same driver Dawn in Node uses) for the comparison
     chromium = "lavapipe" if args.webgpu == "dawn-node" else args.webgpu
     result: dict = {"webgpu": args.webgpu, "max_tokens": args.max_tokens, "prompt": PROMPT, "convert": {}}
-    for q in QUANTIZATIONS:
-        result["convert"][q] = convert(args.work, q, args.skip_convert)
-    vocab = json.loads((args.work / "smollm2-q4f32_1/mlc-chat-config.json").read_text())["vocab_size"]
+    result["model"] = args.model
+    result["convert"] = {q: convert(args.work, q, args.skip_convert, args.model) for q in QUANTIZATIONS}
+    ids = {q: c["model_id"] for q, c in result["convert"].items()}
+    vocab = json.loads((args.work / ids["q4f32_1"] / "mlc-chat-config.json").read_text())["vocab_size"]
     result["sampler"] = sampler_run(chromium, vocab, args.sampler_runs)
-    result["browser"] = browser_run(args.work, "smollm2-q4f32_1", chromium, args.max_tokens)
+    result["browser"] = browser_run(args.work, ids["q4f32_1"], chromium, args.max_tokens)
     if args.webgpu == "gpu":
-        result["browser_q4f16_1"] = browser_run(args.work, "smollm2-q4f16_1", args.webgpu, args.max_tokens)
+        result["browser_q4f16_1"] = browser_run(args.work, ids["q4f16_1"], args.webgpu, args.max_tokens)
     if args.webgpu == "dawn-node":
-        result["dawn_node"] = {q: dawn_run(args.work, f"smollm2-{q}", args.max_tokens) for q in QUANTIZATIONS}
-    result["torch"] = torch_run(args.max_tokens)
+        result["dawn_node"] = {q: dawn_run(args.work, ids[q], args.max_tokens) for q in QUANTIZATIONS}
+    result["torch"] = torch_run(args.max_tokens, args.model, args.torch_device)
     b, t = result["browser"], result["torch"]
     result["ratios"] = {
         "ttft_browser_over_torch": ratio(b["time_to_first_token_s"], t["time_to_first_token_s"]),
         "prefill_browser_over_torch": ratio(b["prefill_tokens_per_s"], t["prefill_tokens_per_s"]),
         "decode_browser_over_torch": ratio(b["decode_tokens_per_s"], t["decode_tokens_per_s"]),
     }
+    if result.get("browser_q4f16_1"):
+        f16 = result["browser_q4f16_1"]
+        result["ratios"]["ttft_f16_over_f32"] = ratio(f16["time_to_first_token_s"], b["time_to_first_token_s"])
+        result["ratios"]["decode_f16_over_f32"] = ratio(f16["decode_tokens_per_s"], b["decode_tokens_per_s"])
     for q, d in (result.get("dawn_node") or {}).items():
         result["ratios"][f"ttft_dawn_{q}_over_browser"] = ratio(d["time_to_first_token_s"], b["time_to_first_token_s"])
         result["ratios"][f"decode_dawn_{q}_over_browser"] = ratio(d["decode_tokens_per_s"], b["decode_tokens_per_s"])

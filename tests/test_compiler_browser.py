@@ -1,7 +1,7 @@
 """Compiler parity in the browser: tiny random Llama, Qwen2 and Qwen3 models, compiled to q0f32 and q4f32_1 bundles, run
-by the stock web-llm engine in headless Chromium (SwiftShader WebGPU). The raw logits of every step (read through
-web-llm's logit-processor hook) must match torch on the same (de)quantized weights, and the greedy tokens must be
-identical."""
+by the stock web-llm engine in headless Chromium (WebGPU on lavapipe or SwiftShader). The raw logits of every step
+(read through web-llm's logit-processor hook) must match torch on the same (de)quantized weights, and the greedy tokens
+must be identical."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from tests.tiny_models import make_tiny_model
 pytestmark = pytest.mark.browser
 
 ARCHS = ["llama", "qwen2", "qwen3"]
+# Chromium's WebGPU adapters here (lavapipe through ANGLE/GLES, SwiftShader) have no shader-f16, so q4f16_1 runs on
+# Dawn in Node instead (tests/test_dawn.py, the webgpu tier).
 QUANTS = ["q0f32", "q4f32_1"]
-# (model, quantization) pairs under test: both families at both quantizations, plus an untied-embedding Qwen2
+# (model, quantization) pairs under test: every family at both quantizations, plus an untied-embedding Qwen2
 CASES = [(arch, quant) for arch in ARCHS for quant in QUANTS] + [("qwen2-untied", "q4f32_1")]
 DECODE_STEPS = 16
 LOGIT_TOLERANCE = 1e-2

@@ -22,6 +22,10 @@
 //   coordinate pairs, dates and quantities (either sign the schema allows: "rewind 50x" is -50), a value its cue
 //   words say, or a quantity as typed ("h 1,000m"): "7.1 pixels wide" is never 71; a cue word or a quantity with a
 //   unit word makes it required, and a cue worth null announces it without saying it ("60 times faster", "100x");
+//   a quantity may also be any number written with a unit written after another ("30 by 75 by 4.9 mm": "30 mm"),
+//   a number's sign one its `"x-direction"` words say ("lower the shelf by 25mm": "-25mm"; the object then writes
+//   only the fields whose words the request says), and with `"x-half"` words said, half of it ("dia 80": 40);
+// - the numbers of the clause a correction takes back are not written ("radius 3, no sorry, radius 4": 4);
 // - a request that writes a quantity with a unit word ("ring Cairo r=10 mi") keeps only the alternatives of the
 //   schema's top-level anyOf (the tools) that can hold a quantity, when any can;
 // - a date-time marked `"x-copy": true` is the request's date as typed ("noon on May 4 1999", the longest span that
@@ -38,11 +42,11 @@
 // Contract tests: tests/test_copying.py.
 
 import { COLOR_PATTERN, CSS_COLOR_NAMES } from "./colors.js";
-import { BARE_KEY, COPY_KEY, CUES_KEY, DIRECTION_KEY, GAP, PLACE_COPY } from "./emission.js";
+import { BARE_KEY, COPY_KEY, CUES_KEY, DIRECTION_KEY, GAP, HALF_KEY, PLACE_COPY } from "./emission.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
 import {
   COMMON_WORDS, COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
-  coordinatePairs, correctedFrom, listedLocations, mayNamePlace, overlaps, placeLikeSpans,
+  coordinatePairs, correctedFrom, listedLocations, mayNamePlace, overlaps, placeLikeSpans, retracted,
 } from "./locations.js";
 
 const MIN_ROUTE = 3;  // a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
@@ -168,19 +172,33 @@ export function numbersWritten(text, taken = []) {
   return [...out];
 }
 
-// A number as written ("-3", "7.1", "20,700"), not one inside a name or a colour ("box1", "#2410CC"); "x100" is one.
-const PLAIN_NUMBER = new RegExp("(?:(?<![A-Za-z0-9_.,#])|(?<=(?<![A-Za-z0-9_#])x))(?<minus>[-\u2212])?" +
-  "(?<digits>[0-9]{1,3}(?:,[0-9]{3})+(?:\\.[0-9]+)?|[0-9]+(?:\\.[0-9]+)?)(?![0-9])", "g");
+// A number as written ("-3", "7.1", "20,700"), not one inside a name or a colour ("box1", "#2410CC"); "x100" is one,
+// and so is each of a product's ("30x40x50", "93*2.1*75cm") and of a list's ("(-110,100,0)" is not -110100).
+const PLAIN_NUMBER = new RegExp(
+  "(?:(?<![A-Za-z0-9_.#])|(?<=(?<![A-Za-z0-9_#])x)|(?<=[0-9] ?[xX\u00d7] ?))(?<minus>[-\u2212])?" +
+  "(?<digits>(?<![(\\[,][-\u2212]?)[0-9]{1,3}(?:,[0-9]{3})+(?:\\.[0-9]+)?|[0-9]+(?:\\.[0-9]+)?)(?![0-9])", "g");
 
-// The numbers `text` writes outside the [start, end) ranges `taken`.
-export function freeNumbers(text, taken) {
-  const out = new Set();
+// {value, text} for each number `text` writes outside the [start, end) ranges `taken`, text as typed ("-16,000").
+export function numbersAsWritten(text, taken) {
+  const out = [];
   for (const m of String(text).matchAll(PLAIN_NUMBER)) {
     if (overlaps(m.index, m.index + m[0].length, taken)) continue;
     const value = Number(m.groups.digits.replaceAll(",", ""));
-    out.add(m.groups.minus ? -value : value);
+    out.push({ value: m.groups.minus ? -value : value, text: (m.groups.minus ? "-" : "") + m.groups.digits });
   }
-  return [...out];
+  return out;
+}
+
+// The numbers `text` writes outside the [start, end) ranges `taken`.
+export function freeNumbers(text, taken) {
+  return [...new Set(numbersAsWritten(text, taken).map((n) => n.value))];
+}
+
+// What follows a number as its unit, separator included ("5 mm" -> " mm", "15-mile" -> "-mile", '16"' -> '"'):
+// "30 by 75 by 4.9 mm" gives every number its unit, so "30 mm" is written too; so does "(7, -0.6, 3)cm".
+export function unitsAfterNumbers(text) {
+  return [...new Set([...String(text).matchAll(/(?<=[0-9][)\]]?)( ?-?)([A-Za-z]+|["'])(?![A-Za-z0-9])/g)]
+    .map((m) => m[1] + m[2]))];
 }
 
 // [start, end, quantity] for each quantity `text` writes that the anchored `pattern` reads ("r=20km" -> "20km").
@@ -222,6 +240,8 @@ const isMeasured = (quantity) => /[A-Za-z]$/.test(quantity) && !/(?<![A-Za-z])in
 // The [start, end) range of the first occurrence of each span.
 const where = (text, spans) =>
   spans.map((s) => [text.indexOf(s), s]).filter(([i]) => i >= 0).map(([i, s]) => [i, i + s.length]);
+
+const roundTo6 = (x) => Math.round(x * 1e6) / 1e6 + 0;  // as train/dataset/generate.py writes a halved number
 
 const inBounds = (node, n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? n) &&
   (node.exclusiveMinimum ?? n - 1) < n && n < (node.exclusiveMaximum ?? n + 1);
@@ -298,13 +318,17 @@ export function forRequest(schema, request, isPlace = null) {
   const colors = colorsNamed(request);
   const dates = datesWritten(request);
   const pairRanges = located.map(({ start, end }) => [start, end]);
-  const typed = new Map(quantityPatterns(schema).map((pattern) => [pattern,
-    quantitiesWritten(request, pattern).filter(([start, end]) => !overlaps(start, end, pairRanges))]));
+  // "cylinder radius 3, no sorry, radius 4": the numbers of the clause a correction takes back are not written
+  const takenBack = [retracted(request, (after) => /[0-9]/.test(after))].filter((r) => r);
+  const typed = new Map(quantityPatterns(schema).map((pattern) => [pattern, quantitiesWritten(request, pattern)
+    .filter(([start, end]) => !overlaps(start, end, [...pairRanges, ...takenBack]))]));
   const quantities = [...typed.values()].flat();
   const measured = quantities.some(([, , q]) => isMeasured(q));
   const notCoordinates = [...where(request, dates), ...quantities.map(([start, end]) => [start, end])];
   const numbers = numbersWritten(request, notCoordinates);  // typed coordinates not read as pairs
-  const free = freeNumbers(request, [...pairRanges, ...notCoordinates]);
+  const free = freeNumbers(request, [...pairRanges, ...notCoordinates, ...takenBack]);
+  const allWritten = numbersAsWritten(request, [...pairRanges, ...where(request, dates), ...takenBack]);  // with quantities'
+  const units = unitsAfterNumbers(request);
   const fits = (node, span) => {
     const length = [...span].length;
     return length >= (node.minLength ?? 0) && length <= (node.maxLength ?? length);
@@ -349,10 +373,17 @@ export function forRequest(schema, request, isPlace = null) {
   }
   // A signed number whose sign the request's direction words say ("zoom in 3 steps" is 3, "back out a bit" -0.5):
   // its size a number the request writes, else what its size cues say, else 1; null (left as it is) when the
-  // request says no direction or both.
+  // request says no direction or both. A copied number ("move the lid down 5 mm": dz "-5 mm") is copied with that
+  // sign, with the sign written when its words only name it ("in z by -40"), with either when they say both.
   function signed(node, cues, matches) {
     const words = node[DIRECTION_KEY];
-    const signs = new Set(cueValues(cueMatches(request, words), words));
+    const said = cueValues(cueMatches(request, words), words);
+    const signs = new Set(said.filter((v) => v !== 0));
+    if (node[COPY_KEY] === true) {
+      // which fields a request with direction words writes is the enclosing object's (walk)
+      const sign = !said.length || signs.size > 1 ? null : signs.size ? [...signs][0] : 0;
+      return [copiedNumber(node, cues, matches, sign)[0], false];
+    }
     if (signs.size !== 1) return null;
     const [sign] = signs;
     const sizes = [...free.map(Math.abs), ...(cues && !Array.isArray(cues) ? cueValues(matches, cues) : [])]
@@ -361,19 +392,38 @@ export function forRequest(schema, request, isPlace = null) {
     return [values.length ? { anyOf: values.map(exactly) } : UNWRITABLE, false];
   }
   // A copied, cue-announced number (or number or quantity string): a number written outside pairs, dates and
-  // quantities (either sign the schema allows), a value its cue words say, or a quantity as typed.
-  function copiedNumber(node, cues, matches) {
+  // quantities, a value its cue words say, or a quantity: as typed, or a number the request writes with a unit it
+  // writes ("30 by 75 by 4.9 mm": "30 mm"). `sign`: null, either sign the schema allows; 0, the sign written; 1 or
+  // -1, that sign. A request that says one of the node's half words gives half of each number, in its unit
+  // ("a 14.8 mm across bead": a radius of "7.4 mm").
+  function copiedNumber(node, cues, matches, sign = null) {
     const said = Array.isArray(cues) ? [] : cueValues(matches, cues);
+    const halved = Array.isArray(node[HALF_KEY]) && cueMatches(request, node[HALF_KEY]).length > 0;
+    const scale = (v) => halved ? roundTo6(v / 2) : v;
+    const withSign = (v) => sign === null ? [v, -v] : sign === 0 ? [v] : [sign * Math.abs(v)];
     const choices = [];
     let announced = matches.length > 0;
     for (const form of node.anyOf || [node]) {
       if (form.type === "number") {
-        const written = [...new Set([...free.flatMap((n) => [n, -n]), ...said])];
+        const written = [...new Set([...free.map(scale).flatMap(withSign), ...said.flatMap(withSign)])];
         choices.push(...written.filter((v) => inBounds(form, v)).map(exactly));
       } else if ("pattern" in form) {
-        const written = [...new Set((typed.get(form.pattern) || []).map(([, , q]) => q))];
+        const asTyped = (typed.get(form.pattern) || []).map(([, , q]) => q);
+        const texts = new Set(halved || (sign !== null && sign !== 0) ? [] : asTyped);
+        for (const { value, text } of allWritten) {
+          for (const v of withSign(scale(value))) {
+            const numbers = v === value ? [text, String(v)] : [String(v)];
+            for (const n of numbers) for (const unit of units) texts.add(n + unit);
+          }
+        }
+        const pattern = new RegExp(form.pattern);
+        // the string form has no bounds, but a unit keeps the sign: a radius (a number above 0) is never "-1.5 cm"
+        // nor "0 mm"
+        const signOk = (t) => (node.anyOf || []).some((f) => f.type === "number" &&
+          inBounds(f, Math.sign(parseFloat(t.replaceAll(",", ""))) * 1e-9));
+        const written = [...texts].filter((t) => pattern.test(t) && signOk(t));
         if (written.length) choices.push({ enum: written });
-        announced = announced || written.some(isMeasured);
+        announced = announced || asTyped.some(isMeasured);
       }
     }
     return [choices.length ? { anyOf: choices } : UNWRITABLE, announced];
@@ -439,7 +489,17 @@ export function forRequest(schema, request, isPlace = null) {
     if (node.properties) {
       const required = [...(node.required || [])];
       out.properties = {};
+      // "move wall_2 left 4 ft and back 2 ft": the fields whose direction words the request says are the ones it
+      // writes, all of them when it writes a number for each ("lift the left wall by 0.7 in" names a wall)
+      const directed = Object.entries(node.properties).filter(([, sub]) => isObject(sub) && sub[DIRECTION_KEY]);
+      const spoken = directed.filter(([, sub]) => cueMatches(request, sub[DIRECTION_KEY]).length).map(([n]) => n);
+      const unspoken = spoken.length ? directed.map(([n]) => n).filter((n) => !spoken.includes(n)) : [];
+      if (spoken.length && allWritten.length >= spoken.length) required.push(...spoken.filter((n) => !required.includes(n)));
       for (const [name, sub] of Object.entries(node.properties)) {
+        if (unspoken.includes(name)) {
+          if (required.includes(name)) return [UNWRITABLE, false];
+          continue;
+        }
         const [walked, subAnnounced] = walk(sub, only);
         if (walked === UNWRITABLE) {
           if (required.includes(name)) return [UNWRITABLE, false];

@@ -12,7 +12,10 @@
 //   "x-cues": [...]      words that announce the field, or {word: value} for words that also say its value
 //   "x-bare": true       a cued copied string that may also be written without its cue
 //   "x-frame": true      a height in metres beside longitude+latitude: grounding fills it to frame a named area
-//   "x-direction": {...} on a signed number, words that say its sign ({"in": 1, "out": -1}); with "x-cues" its size
+//   "x-direction": {...} on a signed number, words that say its sign ({"in": 1, "out": -1}); with "x-cues" its size;
+//                        on a copied number also 0, a word that names it without a sign ("in z"): in an object, a
+//                        request that says some fields' words writes only those fields ("left 4 ft and back 2 ft")
+//   "x-half": [...]      on a copied number, words that say the request gives twice it ("dia 80" is a radius of 40)
 // checkToolSchema refuses a mark where it cannot mean anything, naming the field.
 
 import { COLOR_FORMAT, COLOR_PATTERN } from "./colors.js";
@@ -28,7 +31,8 @@ export const GAP = "...";  // in a cue of a copied string, where the string is w
 export const PLACE_COPY = "place";  // the x-copy of a {"place": NAME}: a span the gazetteer knows, when there is one
 export const FRAME_KEY = "x-frame";  // grounding.js frames an area the model names with this height
 export const DIRECTION_KEY = "x-direction";  // copying.js reads a signed number's sign from these words
-export const MARKS = [UNIT_KEY, COPY_KEY, CUES_KEY, BARE_KEY, FRAME_KEY, DIRECTION_KEY];
+export const HALF_KEY = "x-half";  // copying.js halves a copied number when the request says one of these words
+export const MARKS = [UNIT_KEY, COPY_KEY, CUES_KEY, BARE_KEY, FRAME_KEY, DIRECTION_KEY, HALF_KEY];
 
 const isObject = (node) => node !== null && typeof node === "object" && !Array.isArray(node);
 const without = (node, keys) => Object.fromEntries(Object.entries(node).filter(([k]) => !keys.includes(k)));
@@ -42,9 +46,10 @@ export function emissionForm(schema) {
   if (isObject(schema.properties)) {
     out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, emissionForm(v)]));
   }
-  if (UNIT_KEY in schema) {  // its cues announce, and its copy mark copies, the number in either form
-    const number = without(out, [CUES_KEY, COPY_KEY]);
-    const marks = Object.fromEntries([CUES_KEY, COPY_KEY].filter((k) => k in schema).map((k) => [k, schema[k]]));
+  if (UNIT_KEY in schema) {  // its cues announce, and its copy marks copy, the number in either form
+    const moved = [CUES_KEY, COPY_KEY, DIRECTION_KEY, HALF_KEY];
+    const number = without(out, moved);
+    const marks = Object.fromEntries(moved.filter((k) => k in schema).map((k) => [k, schema[k]]));
     return { anyOf: [number, { type: "string", pattern: QUANTITY_PATTERN }], ...marks };
   }
   const props = isObject(schema.properties) ? schema.properties : {};
@@ -131,10 +136,19 @@ export function checkToolSchema(parameters) {
   }
   for (const [field, node] of marked(parameters, "parameters", DIRECTION_KEY)) {
     const words = node[DIRECTION_KEY];
+    const signs = node[COPY_KEY] === true ? [1, -1, 0] : [1, -1];
     if (node.type !== "number" || !isObject(words) || !Object.keys(words).length ||
-        !Object.entries(words).every(([w, v]) => w.trim() && (v === 1 || v === -1))) {
+        !Object.entries(words).every(([w, v]) => w.trim() && signs.includes(v))) {
       add(`${field}.${DIRECTION_KEY}`, `is ${show(words)}; it maps words to the sign they give a number ` +
-        `({"in": 1, "out": -1}), on a schema of type number`);
+        `({"in": 1, "out": -1}; 0, a word that names a copied number without a sign), on a schema of type number`);
+    }
+  }
+  for (const [field, node] of marked(parameters, "parameters", HALF_KEY)) {
+    const words = node[HALF_KEY];
+    if (node.type !== "number" || node[COPY_KEY] !== true || !Array.isArray(words) || !words.length ||
+        !words.every((w) => typeof w === "string" && w.trim())) {
+      add(`${field}.${HALF_KEY}`, `is ${show(words)}; it lists the words that say a request gives twice a copied ` +
+        `number (["diameter", "across"] on a radius), on a number with ${COPY_KEY}: true`);
     }
   }
   for (const [field, node] of marked(parameters, "parameters", BARE_KEY)) {

@@ -143,11 +143,28 @@ export function placeLikeSpans(text) {
 
 // Where a request corrects itself ("fly to Paris? no, Rome", "Lima, I mean Quito", "scratch that, Oslo"): the index
 // after its last correction mark, or 0. The place a user names after it is the one meant.
-const CORRECTION = /(?:^|[\s,.;!?])(?:(?:no|nope|sorry|actually|rather)(?:[,.;:!?]|\s+-+)|(?:i mean|make that|scratch that|or rather)[,.;:!?]?)(?=\s|$)/gi;
+const CORRECTION = /(?:^|[\s,.;!?])(?:(?:no|nope|sorry|actually|rather)(?:[,.;:!?]|\s+-+)|(?:i mean|make that|scratch that|or rather|no wait|actually make it)[,.;:!?]?)(?=\s|$)/gi;
 export function correctedFrom(text) {
-  let from = 0;
-  for (const m of String(text).matchAll(CORRECTION)) from = m.index + m[0].length;
-  return from;
+  const last = lastCorrection(text);
+  return last ? last[1] : 0;
+}
+
+// [start, end) of a request's last correction mark (its leading separator included), or null.
+export function lastCorrection(text) {
+  let last = null;
+  for (const m of String(text).matchAll(CORRECTION)) last = [m.index, m.index + m[0].length];
+  return last;
+}
+
+// The [start, end) range of what a request's last correction takes back: the clause before the mark, from the
+// comma or semicolon before it ("box 100 wide, 50 deep, no, 60 deep": "50 deep"); null when nothing follows the
+// mark that could replace it (`replaces`: a test on the text after the mark).
+export function retracted(text, replaces) {
+  text = String(text);
+  const last = lastCorrection(text);
+  if (!last || !replaces(text.slice(last[1]))) return null;
+  const before = text.slice(0, last[0]).replace(/(?:[\s,.;:!?]+|\b(?:no|nope|oh|oops|wait|um|er)\b)+$/i, "");
+  return [Math.max(before.lastIndexOf(","), before.lastIndexOf(";")) + 1, before.length];
 }
 
 // Whether a span of the request can be one place's name as written ("Tsuen Wan, Hong Kong" can, "-> Jayapura" not).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -57,11 +58,13 @@ def test_emission_schema_allows_quantities_only_where_a_unit_is_named():
 @pytest.mark.parametrize("text, ok", [
     ("4.4 km", True), ("16,000 feet", True), ("15-mile", True), ('16"', True), ("12 KM", True), ("2.5 Miles", True),
     ("1,250.5 metres", True), ("999999999999 m", True),
-    ("26.71S", False), ("95d", False), ("3 s", False), ("5 parsecs", False), ("5 kM", False),
+    ("26.71S", False), ("95d", False), ("3 s", False), ("5 kM", False), ("5 bananas", False),
+    ("5 parsecs", True), ("3 nautical miles", True),  # written only to be refused by name at grounding
     ("5000000000000000000000 m", False), ("1.1234567 km", False),  # bounded: a drifting model must stop
 ])
 def test_the_quantity_pattern_admits_only_known_unit_spellings(text, ok):
-    """A hemisphere letter ("26.71S") or a stray letter cannot pass for a unit under constrained decoding."""
+    """A hemisphere letter ("26.71S") or a stray letter cannot pass for a unit under constrained decoding; a length
+    unit the rules cannot convert can, so that grounding refuses it by name."""
     assert bool(re.match(quantities.QUANTITY_PATTERN, text)) is ok
 
 
@@ -93,3 +96,19 @@ def test_unknown_unit_in_a_tool_schema_is_refused(tmp_path):
     path.write_text(path.read_text().replace('"x-unit": "mm"', '"x-unit": "furlong"'))
     with pytest.raises(WebslmError, match=r"extrude.json: parameters.properties.distance.x-unit is [\"']furlong[\"']"):
         load_domain(root)
+
+
+@pytest.mark.parametrize("request_text, typed", [
+    ("draw a circle of 5 leagues around Paris", "5 leagues"),
+    ("circle Paris 3 nautical miles", "3 nautical miles"),
+])
+def test_a_length_in_a_unit_the_rules_cannot_read_is_refused_not_read_as_metres(request_text, typed):
+    domain = load_domain("cesium")
+    schema = domain.rules.narrow([request_text])[0]
+    circle = next(b for b in schema["anyOf"] if b["properties"]["tool"]["const"] == "addCircle")
+    for branch in circle["properties"]["arguments"]["anyOf"]:
+        assert branch["properties"]["radius"] == {"anyOf": [{"enum": [typed]}]}  # never the bare number
+    answer = json.dumps({"tool": "addCircle", "arguments": {"place": "Paris", "radius": typed}})
+    [result] = domain.rules.execute([(answer, request_text)])
+    assert result["stage"] == "grounding" and result["call"] is None
+    assert f'unknown length unit "{typed.split(" ", 1)[1]}" in "{typed}"' in result["reason"]

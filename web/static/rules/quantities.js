@@ -19,16 +19,22 @@ export const LENGTH_UNITS = {
   mi: [1609.344, ["mi", "mile", "miles"]],
 };
 const SPELLINGS = new Map(Object.entries(LENGTH_UNITS).flatMap(([unit, [, names]]) => names.map((n) => [n, unit])));
+// Lengths people write that these rules do not convert. A request that gives one ("a circle of 5 leagues") lets the
+// model copy it as typed, and grounding refuses it by its unit, instead of the bare 5 passing as 5 metres.
+export const UNREAD_LENGTH_UNITS = ["league", "leagues", "furlong", "furlongs", "fathom", "fathoms", "cubit", "cubits",
+  "chain", "chains", "parsec", "parsecs", "nautical mile", "nautical miles", "nmi", "light year", "light years",
+  "light-year", "light-years", "au", "verst", "versts", "smoot", "smoots", "klick", "klicks"];
 // What the emission schema lets a model write (constrained decoding uses it too): an optional minus, at most 12
 // digits with optional thousands commas and at most 6 decimals (a drifting model wrote "5000000000..." until it ran
 // out of tokens), an optional space or hyphen, then a unit spelling in lower, upper or title case (the grammar has
-// no case folding): "26.71S" or "95d" cannot be written as a height.
+// no case folding): "26.71S" or "95d" cannot be written as a height. Unread units are among the spellings only so
+// that grounding can refuse them by name.
 const title = (word) => word.charAt(0).toUpperCase() + word.slice(1);
-const UNIT_FORMS = [...new Set([...SPELLINGS.keys()].flatMap((s) => [s, s.toUpperCase(), title(s)]))]
+const UNIT_FORMS = [...new Set([...SPELLINGS.keys(), ...UNREAD_LENGTH_UNITS].flatMap((s) => [s, s.toUpperCase(), title(s)]))]
   .sort((a, b) => b.length - a.length || (a < b ? -1 : a > b ? 1 : 0));
 export const QUANTITY_PATTERN = `^-?[0-9]{1,12}(,[0-9]{3}){0,3}(\\.[0-9]{1,6})?[ -]?(${UNIT_FORMS.join("|")})$`;
 
-const QUANTITY = /^\s*(-?)([0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?)\s*-?\s*([A-Za-z]+|"|')\s*$/;
+const QUANTITY = /^\s*(-?)([0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?)\s*-?\s*([A-Za-z]+(?:[ -][A-Za-z]+)?|"|')\s*$/;
 
 // '16,000 feet' -> [16000, 'ft']. Throws an Error saying what is wrong.
 export function parseQuantity(text) {

@@ -503,3 +503,13 @@ def test_half_and_axis_marks_only_on_copied_numbers(tmp_path, field, mark, value
 def test_a_correction_takes_back_the_numbers_of_the_clause_before_it(request_text, tool, field, values):
     node = _cad_arguments(request_text, tool)["properties"][field]
     assert _quantities(node) == sorted(values)
+
+
+@pytest.mark.parametrize("request_text, angles", [
+    ("rotate part3 30 degrees clockwise about z", ["-30"]),        # clockwise is negative (right-hand rule)
+    ("give the lid a quarter turn clockwise about x", ["-90"]),  # a cue's value takes the sign too
+    ("rotate knob 45 ccw on z", ["45"]),
+    ("rot C1 z -30", ["-30", "30"]),                               # no direction word: either sign
+])
+def test_a_rotation_takes_its_sign_from_clockwise_words(request_text, angles):
+    assert _quantities(_cad_arguments(request_text, "rotate")["properties"]["angle"]) == sorted(angles)

@@ -440,18 +440,28 @@ def _quantities(node):
     ("move bracket by (10, -20, 5)", {k: ["-10", "-20", "-5", "10", "20", "5"] for k in ("dx", "dy", "dz")}),
 ])
 def test_a_move_writes_the_axes_its_direction_words_name_with_their_signs(request_text, fields):
-    move = _cad_arguments(request_text, "move")
-    assert sorted(k for k in move["properties"] if k != "target") == sorted(fields)
-    for field, values in fields.items():
-        assert _quantities(move["properties"][field]) == sorted(values), field
-    if len(fields) == 2:
-        assert set(fields) <= set(move["required"])  # a number written for each axis named: both are written
+    for move in _cad_arguments(request_text, "move")["anyOf"]:  # one whole object per "at least one of" branch
+        assert sorted(k for k in move["properties"] if k != "target") == sorted(fields)
+        for field, values in fields.items():
+            assert _quantities(move["properties"][field]) == sorted(values), field
+        if len(fields) == 2:
+            assert set(fields) <= set(move["required"])  # a number written for each axis named: both are written
 
 
 def test_an_axis_word_inside_a_name_does_not_require_that_axis():
-    move = _cad_arguments("lift the left wall by 0.7 in", "move")  # one number, two axes' words
-    assert set(move["properties"]) == {"target", "dx", "dz"} and move["required"] == ["target"]
-    assert _quantities(move["properties"]["dz"]) == ["0.7 in"]
+    branches = _cad_arguments("lift the left wall by 0.7 in", "move")["anyOf"]  # one number, two axes' words
+    assert [b["required"] for b in branches] == [["target", "dx"], ["target", "dz"]]
+    assert all(set(b["properties"]) == {"target", "dx", "dz"} for b in branches)
+    assert _quantities(branches[1]["properties"]["dz"]) == ["0.7 in"]
+
+
+def test_at_least_one_of_is_one_whole_object_per_branch():
+    """xgrammar reads an anyOf branch that is only {"required": [...]} as any object at all: a move came out as
+    {"dz": "40}}user{"}. The emission schema spells each branch out."""
+    move = _arguments(load_domain("cad").emission_schema(), "move")
+    assert [b["required"] for b in move["anyOf"]] == [["target", "dx"], ["target", "dy"], ["target", "dz"]]
+    assert all(b["additionalProperties"] is False and set(b["properties"]) == {"target", "dx", "dy", "dz"}
+               for b in move["anyOf"])
 
 
 @pytest.mark.parametrize("request_text, radii", [

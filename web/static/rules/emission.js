@@ -53,6 +53,13 @@ export function emissionForm(schema) {
     return { anyOf: [number, { type: "string", pattern: QUANTITY_PATTERN }], ...marks };
   }
   const props = isObject(schema.properties) ? schema.properties : {};
+  if (Array.isArray(schema.anyOf) && schema.anyOf.length && isObject(schema.properties) &&
+      schema.anyOf.every((b) => isObject(b) && Object.keys(b).join() === "required")) {
+    // "at least one of dx, dy, dz" as one whole object per branch: xgrammar reads a branch that is only
+    // {"required": [...]} as any object at all, and a move came out as {"dz": "40}}user{"}
+    const whole = without(out, ["anyOf"]);
+    return { anyOf: schema.anyOf.map((b) => ({ ...whole, required: [...new Set([...(whole.required || []), ...b.required])] })) };
+  }
   if (schema.type === "object" && COORDINATE_KEYS.every((k) => k in props)) {
     const withPlace = {
       ...out,

@@ -41,7 +41,21 @@ web/static/vendor/ajv.js: node_modules/.package-lock.json
 	node_modules/.bin/esbuild node_modules/ajv/dist/2020.js --bundle --format=esm --minify --log-level=warning \
 	  --outfile=$@
 
-node-deps: node_modules/.package-lock.json web/static/vendor/ajv.js
+# xgrammar and the tokenizer, the versions web-llm 0.2.86 bundles inside itself (it does not export them), for the
+# forced-token loop in the worker (web/static/forced.js). Both npm files are UMD scripts with the wasm inlined; as ES
+# modules they hang their exports on globalThis, which the one-line entry re-exports. The Node built-ins they import
+# when run by Node stay external (never reached in a browser).
+NODE_BUILTINS := --external:url --external:module --external:fs --external:path
+web/static/vendor/web-tokenizers.js: node_modules/.package-lock.json
+	printf 'import "@mlc-ai/web-tokenizers";\nexport const { Tokenizer } = globalThis.tokenizers;\n' | \
+	  node_modules/.bin/esbuild --bundle --format=esm --minify --log-level=warning $(NODE_BUILTINS) --outfile=$@
+
+web/static/vendor/web-xgrammar.js: node_modules/.package-lock.json
+	printf 'import "@mlc-ai/web-xgrammar";\nexport const { Grammar, GrammarCompiler, GrammarMatcher, TokenizerInfo } = globalThis.xgrammar;\n' | \
+	  node_modules/.bin/esbuild --bundle --format=esm --minify --log-level=warning $(NODE_BUILTINS) --outfile=$@
+
+node-deps: node_modules/.package-lock.json web/static/vendor/ajv.js web/static/vendor/web-tokenizers.js \
+  web/static/vendor/web-xgrammar.js
 
 # Mesa lavapipe from bookworm-backports into ~/.cache/webslm (no root, nothing installed system-wide): WebGPU on the
 # CPU 10-40x faster than Chromium's SwiftShader, the default of `eval --backend browser` and bench/ where present.

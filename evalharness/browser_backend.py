@@ -32,6 +32,10 @@ def add_arguments(parser) -> None:
     group.add_argument("--lora", type=Path, default=None, metavar="ADAPTER_BUNDLE",
                        help="swap this runtime-LoRA adapter bundle (from convert-adapter, in the same models "
                             "directory as --bundle) into the base before evaluating")
+    group.add_argument("--decode", default="forced", choices=("forced", "plain"),
+                       help="how the demo page writes an answer: forced (default: text the request's grammar forces "
+                            "goes in with the next forward pass, web/static/forced.js) or plain (web-llm's own loop, "
+                            "one pass per token)")
     group.add_argument("--parity", action="store_true",
                        help="also run torch on the bundle's own (de)quantized weights, both unconstrained and "
                             "greedy, and report how many outputs are identical and where they first diverge")
@@ -91,7 +95,7 @@ def _demo_runs(args, domain, manifest: dict, adapter: dict | None):
                           "--unconstrained, which run the model on the harness page)")
     bundle = Path(args.bundle).resolve()
     with DemoSession(bundle.parent, manifest["model_id"], domain.name, webgpu=args.webgpu,
-                     max_tokens=args.max_new_tokens) as session:
+                     max_tokens=args.max_new_tokens, decode=args.decode) as session:
         swap = session.set_adapter(adapter["adapter_id"]) if adapter else None
         page_domain = session.domain_shown()
         if page_domain != domain.name:
@@ -121,7 +125,7 @@ def _demo_runs(args, domain, manifest: dict, adapter: dict | None):
             return out
 
         info = {"bundle": str(bundle), "model_id": manifest["model_id"], "quantization": manifest["quantization"],
-                "path": "demo page (worker, web-llm, rulebook, executor)", "gpu": session.gpu,
+                "path": "demo page (worker, web-llm, rulebook, executor)", "decode": args.decode, "gpu": session.gpu,
                 "engine_load_s": session.load_s,
                 **({"adapter": adapter["adapter_id"], "adapter_swap": swap} if adapter else {})}
         yield [Run("browser", generate, chunk=1, info=info)]

@@ -116,18 +116,19 @@ class DemoSession(_PageSession):
     what = "the demo page"
 
     def __init__(self, models_dir: Path, model_id: str, domain: str, webgpu: str | None = None,
-                 max_tokens: int = 160, timeout_s: float = 1800, browser=None):
+                 max_tokens: int = 160, timeout_s: float = 1800, browser=None, decode: str = "forced"):
         super().__init__(models_dir, webgpu, timeout_s, browser)
         self.model_id = model_id
         self.domain = domain
         self.max_tokens = max_tokens
+        self.decode = decode  # "forced" or "plain" (the page's ?decode=)
 
     def __enter__(self) -> "DemoSession":
         from urllib.parse import urlencode
 
         # adapter=none: the page otherwise starts with its domain's default adapter; eval swaps in what --lora names
         query = urlencode({"lite": 1, "model": self.model_id, "max_tokens": self.max_tokens, "domain": self.domain,
-                           "adapter": "none"})
+                           "adapter": "none", "decode": self.decode})
         started = time.perf_counter()
         self._open(f"/?{query}")
         try:
@@ -159,16 +160,17 @@ class DemoSession(_PageSession):
             raise WebslmError(f"the demo page could not set adapter {adapter_id!r}: {result['error']}")
         return result["result"]
 
-    def submit(self, text: str, timeout_s: float = 0) -> dict:
+    def submit(self, text: str, timeout_s: float = 0, decode: str | None = None) -> dict:
         """Submit a command as the command box does; the page's log entry ({ok, call, error, stage, parsed, raw,
         usage, extra, domain}) and the globe afterwards ({camera, entities}). With timeout_s > 0 an answer still
-        being generated then is interrupted (the entry then says the model failed)."""
-        return self._evaluate("""async ([text, timeoutS]) => {
+        being generated then is interrupted (the entry then says the model failed). `decode` ("forced" | "plain")
+        overrides the session's for this command."""
+        return self._evaluate("""async ([text, timeoutS, decode]) => {
             window.webslm.clear();
             let timer = null;
             if (timeoutS > 0) timer = setTimeout(() => window.webslm.interrupt(), timeoutS * 1000);
             const started = performance.now();
-            const entry = await window.webslm.submit(text);
+            const entry = await window.webslm.submit(text, decode ? { decode } : {});
             clearTimeout(timer);
             const s = window.webslm.state();
             const { ok, call, error, stage, parsed, raw, usage, extra, domain } = entry;
@@ -176,4 +178,4 @@ class DemoSession(_PageSession):
                               raw: raw ?? '', usage: usage || null, extra: extra || {}, domain },
                      wall_s: (performance.now() - started) / 1000,
                      page: { camera: s.camera, entities: s.entities, sceneMode: s.sceneMode, domain: s.domain } };
-        }""", [text, timeout_s])
+        }""", [text, timeout_s, decode])

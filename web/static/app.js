@@ -10,6 +10,7 @@ import { describeEntities, cameraCartographic } from "./tools.js";
 const params = new URLSearchParams(location.search);
 const LITE = params.get("lite") === "1";       // software rendering: no atmosphere, fog, sky, sun or moon
 const MAX_ANSWER_TOKENS = Number(params.get("max_tokens")) || 256;  // ?max_tokens=N caps answers (tests on random models)
+const DECODE = params.get("decode") || "forced";  // ?decode=plain: web-llm's own loop, one forward pass per token
 const $ = (id) => document.getElementById(id);
 
 const app = { viewer: null, assistant: null, history: [], cad: new CadModel() };
@@ -79,7 +80,8 @@ function logEntry(entry) {
 function speedText(usage, extra) {
   if (!usage) return "";
   const f = (x) => (typeof x === "number" ? x.toFixed(2) : "?");
-  return `${usage.completion_tokens} tokens, decode ${f(extra.decode_tokens_per_s)} tok/s, prefill ` +
+  const passes = extra.forward_passes ? ` in ${extra.forward_passes} forward passes (${extra.decode})` : "";
+  return `${usage.completion_tokens} tokens${passes}, decode ${f(extra.decode_tokens_per_s)} tok/s, prefill ` +
     `${f(extra.prefill_tokens_per_s)} tok/s, first token ${f(extra.time_to_first_token_s)} s`;
 }
 
@@ -92,7 +94,7 @@ function entryOf(result) {
 
 let queue = Promise.resolve();  // the log in the order things were asked
 
-async function submitNow(text) {
+async function submitNow(text, options = {}) {
   const trimmed = String(text).trim();
   let entry;
   if (/^(clear|clear all|reset)$/i.test(trimmed)) {
@@ -101,7 +103,7 @@ async function submitNow(text) {
     const example = (EXAMPLES[app.assistant.domain.name] || EXAMPLES.cesium).example;
     entry = { text: trimmed, ok: false, call: null, error: `no model is loaded: type a tool call as JSON, e.g. ${example}` };
   } else {
-    entry = entryOf(await app.assistant.ask(trimmed));
+    entry = entryOf(await app.assistant.ask(trimmed, options));
   }
   entry.domain = app.assistant.domain.name;
   logEntry(entry);
@@ -115,7 +117,8 @@ function enqueue(job) {
   return result;
 }
 
-const submit = (text) => enqueue(() => submitNow(text));
+// options.decode ("forced" | "plain") overrides the page's ?decode= for this command (bench/forced_loop.py).
+const submit = (text, options = {}) => enqueue(() => submitNow(text, options));
 
 // ---- domains and adapters ------------------------------------------------------------------------------------
 
@@ -221,7 +224,7 @@ function onProgress(report) {
 
 async function createAssistant() {
   const options = { viewer: app.viewer, model: params.get("model") || "auto", adapter: params.get("adapter") || "auto",
-                    onProgress, scenes: { cad: CAD_SCENE }, maxTokens: MAX_ANSWER_TOKENS };
+                    onProgress, scenes: { cad: CAD_SCENE }, maxTokens: MAX_ANSWER_TOKENS, decode: DECODE };
   const wanted = params.get("domain");
   if (wanted) {
     try {

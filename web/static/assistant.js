@@ -14,7 +14,9 @@
 // pack of the site, default the site's), `onProgress(report)` (web-llm's {progress, text} while loading),
 // `tools` ({name: {description, parameters, run(viewer, args) -> message}}: tools of your own, validated and offered
 // to the model like the domain's), `scenes` ({domain: {prepare(call) -> run, clear()}}: executors for domains that
-// are not a globe), `maxTokens` (per answer).
+// are not a globe), `maxTokens` (per answer), `decode` ("forced", the default: text the request's grammar forces is
+// fed to the model in one pass with the next token; "plain": web-llm's own loop, one pass per token; the same
+// grammar and the same greedy answer either way, forced.js).
 import { adaptersForModel, forgetKeptAdapters } from "./adapters.js";
 import { Rulebook } from "./rules/rulebook.js";
 import { fetchAdapters, fetchDomainPayload, fetchDomains, fetchModels } from "./site.js";
@@ -40,6 +42,13 @@ async function pickModel(models, wanted) {
   return { model, why: `adapter ${f16 ? "has" : "lacks"} shader-f16` };
 }
 
+// Where web-llm reads a model's files (tokenizer.json, ...): under <model>/resolve/main/ unless the URL already names
+// a /resolve/<revision>/ folder (a fact of web-llm 0.2.86's loader, which the worker's forced loop must follow).
+function modelFilesUrl(model) {
+  const url = model.endsWith("/") ? model : `${model}/`;
+  return /\/resolve\/[^/]+\//.test(url) ? url : `${url}resolve/main/`;
+}
+
 // web-llm's AppConfig for the site's bundles (their URLs made absolute by site.js).
 const appConfigOf = (models) => ({ model_list: models.map(({ model, model_id, model_lib, required_features, overrides, vram_required_MB, low_resource_required }) =>
   ({ model, model_id, model_lib, required_features, overrides, vram_required_MB, low_resource_required })) });
@@ -50,8 +59,11 @@ const globeScene = (viewer) => ({
   clear: () => clearAll(viewer),
 });
 
+export const DECODE_MODES = ["forced", "plain"];
+
 export async function createMapAssistant({ viewer, model = "auto", adapter = "auto", domain = null, onProgress = null,
-                                           tools = {}, scenes = {}, maxTokens = 256 } = {}) {
+                                           tools = {}, scenes = {}, maxTokens = 256, decode = "forced" } = {}) {
+  if (!DECODE_MODES.includes(decode)) throw new Error(`decode: ${JSON.stringify(decode)} is not one of ${DECODE_MODES.join(", ")}`);
   const listing = await fetchDomains();
   const domains = new Map();  // name -> {payload, rules}: each fetched once
   const ownTools = Object.fromEntries(Object.entries(tools).map(([name, t]) =>
@@ -72,7 +84,7 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
   const baseDomain = domain || listing.default;  // the domain with no adapter
   let active = await loadDomain(baseDomain);
   const allScenes = { cesium: globeScene(viewer), ...scenes };
-  let engine = null, worker = null, loaded = null, modelError = null, adapterId = null, adapters = [];
+  let engine = null, worker = null, loaded = null, modelUrl = null, modelError = null, adapterId = null, adapters = [];
   let queue = Promise.resolve();  // one job at a time: the engine is not re-entrant
   const enqueue = (job) => { const result = queue.then(job); queue = result.catch(() => {}); return result; };
 
@@ -94,20 +106,17 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
     }
   }
 
-  async function answer(text) {
+  // One greedy answer under the request's narrowed grammar, written in the worker (forced.js, `decode` or the
+  // assistant's): timing.forward_passes counts the model's forward passes (the prompt's prefill is one).
+  async function answer(text, how = decode) {
     const started = performance.now();
-    const reply = await engine.chat.completions.create({
-      messages: [{ role: "system", content: active.payload.system_prompt }, { role: "user", content: text }],
-      temperature: 0,
-      max_tokens: maxTokens,
-      response_format: { type: "json_object", schema: JSON.stringify(active.rules.narrow(text)) },
-    });
-    const extra = (reply.usage && reply.usage.extra) || {};
-    return { raw: reply.choices[0].message.content || "", usage: reply.usage,
-             timing: { ...extra, wall_s: (performance.now() - started) / 1000 } };
+    const messages = [{ role: "system", content: active.payload.system_prompt }, { role: "user", content: text }];
+    const schema = JSON.stringify(active.rules.narrow(text));
+    const reply = await askWorker("webslm.answer", { decode: how, modelUrl, messages, schema, maxTokens });
+    return { raw: reply.text, usage: reply.usage, timing: { ...reply.usage.extra, wall_s: (performance.now() - started) / 1000 } };
   }
 
-  async function askNow(text) {
+  async function askNow(text, how = decode) {
     const request = String(text).trim();
     if (request.startsWith("{")) return { text: request, ...execute(request) };
     if (!engine) {
@@ -116,17 +125,18 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
     }
     let generated;
     try {
-      generated = await answer(request);
+      generated = await answer(request, how);
     } catch (e) {
       return { text: request, call: null, executed: false, refused: false, stage: "backend", reason: `the model failed: ${messageOf(e)}` };
     }
     return { text: request, ...generated, ...execute(generated.raw, request) };
   }
 
-  // Ask the worker, which owns the engine, to swap an adapter (a listing entry, null: the base) into the model.
-  let swaps = 0;
-  function swapInWorker(entry) {
-    const id = (swaps += 1);
+  // One of our own requests to the worker, which owns the engine (worker.js lists them); the reply comes over a
+  // MessagePort of its own, because web-llm's side of the worker throws on message kinds it does not know.
+  let requests = 0;
+  function askWorker(kind, payload) {
+    const id = (requests += 1);
     const channel = new MessageChannel();
     return new Promise((resolve, reject) => {
       channel.port1.onmessage = ({ data }) => {
@@ -134,9 +144,12 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
         if (data.error !== undefined) reject(new Error(data.error));
         else resolve(data.result);
       };
-      worker.postMessage({ kind: "webslm.setAdapter", id, modelId: loaded.model_id, adapter: entry }, [channel.port2]);
+      worker.postMessage({ kind, id, ...payload }, [channel.port2]);
     });
   }
+
+  // Swap an adapter (a listing entry, null: the base) into the model.
+  const swapInWorker = (entry) => askWorker("webslm.setAdapter", { modelId: loaded.model_id, adapter: entry });
 
   async function setAdapterNow(id) {
     id = id || null;
@@ -177,6 +190,7 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
     }
     worker = w;
     loaded = info;
+    modelUrl = modelFilesUrl(pick.model.model);
     return info;
   }
 
@@ -204,8 +218,9 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
     adaptersReady,  // the adapters the loaded model can take
     startingSwap,   // the starting adapter's swap result (null: none); rejects if it failed
     // Answer a request (or execute a call typed as JSON): {text, call, executed, refused, reason, stage, raw,
-    // parsed, usage, timing, message}. Never throws; waits for a model still loading.
-    ask: (text) => enqueue(() => askNow(text)),
+    // parsed, usage, timing, message}. Never throws; waits for a model still loading. options.decode overrides the
+    // assistant's decode for this answer (benchmarks compare both on one loaded model).
+    ask: (text, { decode: how = decode } = {}) => enqueue(() => askNow(text, how)),
     // Execute a call now, without the model (a JSON string or an object).
     execute: (call) => execute(call),
     // Swap an adapter in (null: the base model); the domain follows it. Rejects with the reason.
@@ -228,6 +243,7 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
     get viewer() { return viewer; },
     get model() { return loaded; },
     get modelError() { return modelError; },
+    get decode() { return decode; },
     get adapter() { return adapterId; },
     get adapters() { return adapters.map((a) => ({ ...a })); },
     get domain() { return active.payload; },

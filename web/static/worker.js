@@ -5,13 +5,28 @@
 //   {kind: "webslm.setAdapter", id, modelId, adapter|null}  posted with a MessagePort (adapter: an
 //   api/adapters.json entry with an absolute url)
 //   -> on that port {kind: "webslm.adapterSet", id, result} or {kind: "webslm.adapterSet", id, error}
+//   {kind: "webslm.answer", id, decode, modelUrl, messages, schema, maxTokens}  posted with a MessagePort: one greedy
+//   answer under the schema's grammar (forced.js; decode "forced" or "plain") -> on that port
+//   {kind: "webslm.answered", id, result} or {kind: "webslm.answered", id, error}; result: {text, finish_reason, usage}
 // The reply goes over the port, not the worker: web-llm's WebWorkerMLCEngine throws on message kinds it does not
-// know. The page sends a swap only between commands (its command queue), never during a generation.
+// know. The page sends a swap or an answer only between commands (its command queue), never during a generation.
 import "./webgpu_limits.js";
 import { WebWorkerMLCEngineHandler } from "../vendor/web-llm/index.js";
 import { swapAdapter } from "./adapters.js";
+import { createAnswerer, createMaskProcessor } from "./forced.js";
 
 const handler = new WebWorkerMLCEngineHandler();
+const maskProcessor = createMaskProcessor();
+const answerer = createAnswerer(handler.engine, maskProcessor);
+
+async function answer({ id, decode, modelUrl, messages, schema, maxTokens }, port) {
+  try {
+    const result = await answerer.answer({ decode, modelUrl, messages, schema, maxTokens });
+    port.postMessage({ kind: "webslm.answered", id, result });
+  } catch (e) {
+    port.postMessage({ kind: "webslm.answered", id, error: e && e.message ? e.message : String(e) });
+  }
+}
 
 async function setAdapter({ id, modelId, adapter }, port) {
   try {
@@ -23,12 +38,22 @@ async function setAdapter({ id, modelId, adapter }, port) {
   }
 }
 
+const OURS = { "webslm.setAdapter": setAdapter, "webslm.answer": answer };
+
 self.onmessage = (message) => {
   const msg = message.data;
-  if (msg && msg.kind === "webslm.setAdapter") {
-    if (message.ports.length !== 1) console.error("webslm.setAdapter needs a MessagePort for its reply; ignored");
-    else setAdapter(msg, message.ports[0]);
+  if (msg && Object.hasOwn(OURS, msg.kind)) {
+    if (message.ports.length !== 1) console.error(`${msg.kind} needs a MessagePort for its reply; ignored`);
+    else OURS[msg.kind](msg, message.ports[0]);
     return;
   }
+  if (msg && msg.kind === "reload") {
+    // web-llm hands a model its logit processor when it loads it (reload), so the mask processor is registered for
+    // whatever the page loads. Disarmed it returns the logits untouched: the plain path then only pays web-llm's
+    // copy of the logits to the CPU and back (196 KB per token for a 49k vocabulary).
+    const ids = [].concat(msg.content.modelId);
+    handler.setLogitProcessorRegistry(new Map(ids.map((modelId) => [modelId, maskProcessor])));
+  }
+  if (msg && msg.kind === "interruptGenerate") answerer.interrupt();  // web-llm's loop stops on it too
   handler.onmessage(message);
 };

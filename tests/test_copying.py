@@ -112,13 +112,15 @@ def test_generated_answers_satisfy_their_request_schema(name):
     """The training data never writes what its request gives no evidence for. The only exceptions: a place whose
     name holds a colour or a cue word ("Peru", "Big Apple") announces a colour or a size the answer does not have;
     a flight time in minutes ("taking 3 min") is 180 seconds, a number the request does not write (durations are
-    not yet quantities with units, as lengths are); a CAD move "18 in negative z" reads as 18 inches, and a typo in
-    a four-letter direction word ("dwn") is not that word (a slip counts only in words of five letters or more)."""
+    not yet quantities with units, as lengths are); a CAD move "18 in negative z" reads as 18 inches; a word of
+    three or four letters with a typo other than two swapped letters ("dwn", "pth") is not the cue it was."""
     domain = load_domain(name)
     schema = domain.emission_schema()
     cues = {cue for tool in domain.tools.values() for _, node in _marked(tool.parameters, "", CUES_KEY)
             for cue in node[CUES_KEY]}
     announcing = set(colors.CSS_COLOR_NAMES) | cues
+    cues |= {w for tool in domain.tools.values() for _, node in _marked(tool.parameters, "", emission.DIRECTION_KEY)
+             for w in node[emission.DIRECTION_KEY]}
     exceptions = 0
     records = generate_records(domain, 1500, seed=7)
     schemas = domain.rules.narrow([record["instruction"] for record in records])
@@ -130,12 +132,13 @@ def test_generated_answers_satisfy_their_request_schema(name):
             if re.search(r"[0-9] min", record["instruction"]):
                 assert output["arguments"]["duration"] % 60 == 0, record
                 continue
-            if name == "cad":
-                assert re.search(r"[0-9] in negative|\b(dwn|donw|uo|lfet|rigth|bakc)\b", record["instruction"]), record
-            else:
-                assert announcing & set(" ".join(_places(output)).lower().split()), record
+            words = set(re.findall(r"[a-z]+", record["instruction"].lower()))
+            short_slip = any(len(c) in (3, 4) and c not in words and copying.editDistance(w, c) == 1
+                             for w in words for c in cues if isinstance(c, str) and " " not in c)
+            assert (short_slip or re.search(r"[0-9] in negative", record["instruction"])
+                    or announcing & set(" ".join(_places(output)).lower().split())), record
             exceptions += 1
-    assert exceptions <= 3
+    assert exceptions <= 4
 
 
 def test_a_cue_announces_a_copied_name_and_its_absence_removes_it():
@@ -266,12 +269,12 @@ def test_copied_numbers_are_written_or_said(request_text, durations):
 
 
 @pytest.mark.parametrize("request_text, tools", [
-    ("ring Cairo r=9,950m, thanks", ["addCircle", "addPolygon", "flyTo"]),  # a length needs a field to hold it
+    ("ring Cairo r=9,950m, thanks", ["addCircle", "flyTo"]),  # a length needs a field to hold it
     ("Poly: Singapore, Guacara, Facatativa, Vegas h 20.9 km", ["addPolygon"]),
-    ("drop a placemark on Thenali titled Warehouse 3 in gold",  # "in" is a word, not inches: every tool stays
-     ["addCircle", "addPoint", "addPolygon", "addPolyline", "flyTo", "zoom"]),
+    ("drop a placemark on Thenali titled Warehouse 3 in gold",  # "in" is a word, not inches: no tool is left out
+     ["addPoint", "flyTo", "zoom"]),                             # for it (shapes need their own words)
     ("path through lon -18.1 lat -53.7 -> 12N 3E in light blue",  # nor is a pair's number a length
-     ["addPoint", "addPolygon", "addPolyline", "flyTo", "zoom"]),
+     ["addPolyline", "flyTo", "zoom"]),
 ])
 def test_a_length_with_a_unit_word_needs_a_field_to_hold_it(request_text, tools):
     domain = load_domain("cesium")
@@ -433,11 +436,13 @@ def _quantities(node):
 
 
 @pytest.mark.parametrize("request_text, fields", [
-    ("move box1 10 mm right and 5 mm up", {"dx": ["10 mm", "5 mm"], "dz": ["10 mm", "5 mm"]}),
+    ("move box1 10 mm right and 5 mm up", {"dx": ["10 mm"], "dz": ["5 mm"]}),  # each word labels its number
     ("lower the shelf by 25mm", {"dz": ["-25mm"]}),                   # the sign its direction word says
     ("move the head in z by -40", {"dz": ["-40"]}),                   # an axis named: the sign written
-    ("move wall_2 left 4 ft and back 2 ft", {"dx": ["-2 ft", "-4 ft"], "dy": ["-2 ft", "-4 ft"]}),
-    ("move bracket by (10, -20, 5)", {k: ["-10", "-20", "-5", "10", "20", "5"] for k in ("dx", "dy", "dz")}),
+    ("move wall_2 left 4 ft and back 2 ft", {"dx": ["-4 ft"], "dy": ["-2 ft"]}),
+    ("move bracket by (10, -20, 5)", {k: ["-20", "10", "5"] for k in ("dx", "dy", "dz")}),  # signs as written
+    ("move the lid up by 12 and forward by 4", {"dy": ["4"], "dz": ["12"]}),  # each direction word's own number
+    ("nudge core 199.0mm along -x, 11 along -y", {"dx": ["-199mm"], "dy": ["-11", "-11mm"]}),
 ])
 def test_a_move_writes_the_axes_its_direction_words_name_with_their_signs(request_text, fields):
     for move in _cad_arguments(request_text, "move")["anyOf"]:  # one whole object per "at least one of" branch
@@ -465,10 +470,10 @@ def test_at_least_one_of_is_one_whole_object_per_branch():
 
 
 @pytest.mark.parametrize("request_text, radii", [
-    ("a cylinder with diameter 3 cm and height 10 cm", ["1.5 cm", "5 cm"]),  # half of what is written
-    ("cyl 40 dia 80 tall", ["20", "40"]),
+    ("a cylinder with diameter 3 cm and height 10 cm", ["1.5 cm"]),  # half of what its label labels
+    ("cyl 40 dia 80 tall", ["20", "40"]),   # "dia" labels the 40 before it and the 80 after it
     ("can you make a bead 14.8 mm across", ["7.4 mm"]),
-    ("cylinder r=10 h=50", ["10", "50"]),                                   # no diameter word: as written
+    ("cylinder r=10 h=50", ["10"]),                                   # no diameter word: as written
 ])
 def test_a_diameter_word_halves_a_copied_radius(request_text, radii):
     radius = _cad_arguments(request_text, "createCylinder")["properties"]["radius"]
@@ -491,6 +496,7 @@ def test_every_number_of_a_product_or_list_is_written_with_the_unit_after_it():
     ("height", "x-half", ["across"], "x-half is .*on a number with x-copy: true"),
     ("radius", "x-half", [], "x-half is"),
     ("radius", "x-direction", {"up": 0}, "x-direction is .*0, a word that names a copied number"),
+    ("radius", "x-label", ["Radius"], "x-label is .*lower-case words that label a copied number"),
 ])
 def test_half_and_axis_marks_only_on_copied_numbers(tmp_path, field, mark, value, message):
     def edit(spec):
@@ -498,17 +504,18 @@ def test_half_and_axis_marks_only_on_copied_numbers(tmp_path, field, mark, value
         node[mark] = value
         if field == "height" or mark == "x-direction":
             node.pop("x-copy", None)
+            node.pop("x-label", None)
     root = edited_domain(tmp_path, "cad", "tools/createCylinder.json", edit)
     with pytest.raises(WebslmError, match=message):
         load_domain(root)
 
 
 @pytest.mark.parametrize("request_text, tool, field, values", [
-    ("cylinder radius 3, no sorry, radius 4, height 40", "createCylinder", "radius", ["4", "40"]),
+    ("cylinder radius 3, no sorry, radius 4, height 40", "createCylinder", "radius", ["4"]),
     ("make a box 10x10x10, no wait, 20x20x20", "createBox", "width", ["20"]),
     ("make a sphere with radius 5, actually make it 8", "createSphere", "radius", ["8"]),
-    ("box 100 wide, 50 deep, no, 60 deep, 20 high", "createBox", "depth", ["100", "20", "60"]),  # one clause back
-    ("rotate knob 15 degrees on z", "rotate", "angle", ["-15", "15"]),  # nothing taken back
+    ("box 100 wide, 50 deep, no, 60 deep, 20 high", "createBox", "depth", ["60"]),  # one clause back
+    ("rotate knob 15 degrees on z", "rotate", "angle", ["15"]),  # nothing taken back
 ])
 def test_a_correction_takes_back_the_numbers_of_the_clause_before_it(request_text, tool, field, values):
     node = _cad_arguments(request_text, tool)["properties"][field]
@@ -519,7 +526,50 @@ def test_a_correction_takes_back_the_numbers_of_the_clause_before_it(request_tex
     ("rotate part3 30 degrees clockwise about z", ["-30"]),        # clockwise is negative (right-hand rule)
     ("give the lid a quarter turn clockwise about x", ["-90"]),  # a cue's value takes the sign too
     ("rotate knob 45 ccw on z", ["45"]),
-    ("rot C1 z -30", ["-30", "30"]),                               # no direction word: either sign
+    ("rot C1 z -30", ["-30"]),                                     # no direction word: the sign written
 ])
 def test_a_rotation_takes_its_sign_from_clockwise_words(request_text, angles):
     assert _quantities(_cad_arguments(request_text, "rotate")["properties"]["angle"]) == sorted(angles)
+
+
+@pytest.mark.parametrize("request_text, tool, field, values", [
+    ("create a box heigth 40 width 20 depth 10", "createBox", "height", ["40"]),  # a label with a slip
+    ("make a box, width 0.5 m depth 0.3 m height 0.8 m", "createBox", "height", ["0.8 m"]),
+    ("can you add a cylinder 10 cm across and 25 cm high?", "createCylinder", "radius", ["5 cm"]),
+    ("can you add a cylinder 10 cm across and 25 cm high?", "createCylinder", "height", ["25 cm"]),
+    ("I need a pipe, 2 inch diameter, 3 feet long", "createCylinder", "radius", ["1 inch"]),
+    ("make a box 3 x 4 x 1 inches at x 0 y 0 z 50", "createBox", "width", ["1 inches", "3", "3 inches",
+                                                                          "4", "4 inches", "50", "50 inches"]),
+])
+def test_a_labelled_number_belongs_to_its_field(request_text, tool, field, values):
+    assert _quantities(_cad_arguments(request_text, tool)["properties"][field]) == sorted(values)
+
+
+def test_labels_after_x_in_a_product_are_not_the_x_axis():
+    position = _cad_arguments("make a box 3 x 4 x 1 inches at x 0 y 0 z 50", "createBox")["properties"]["position"]
+    assert [_quantities(position["properties"][k]) for k in "xyz"] == [["0", "0 inches"], ["0", "0 inches"],
+                                                                       ["-50", "-50 inches", "50", "50 inches"]]
+
+
+@pytest.mark.parametrize("request_text, position", [
+    ("cylinder at the origin, radius 15, height 60", "required"),  # a position cue: written, and required
+    ("box 30x40x50 centred at (1, 2, 3)", "required"),
+    ("add a cylinder for the peg, r 4 mm, h 20 mm", None),         # no cue: no position invented from 4 and 20
+])
+def test_a_position_is_written_exactly_when_a_word_announces_it(request_text, position):
+    tool = "createCylinder" if "cylinder" in request_text else "createBox"
+    arguments = _cad_arguments(request_text, tool)
+    state = None if "position" not in arguments["properties"] else (
+        "required" if "position" in arguments["required"] else "optional")
+    assert state == position
+
+
+@pytest.mark.parametrize("request_text, tools", [
+    ("where is the statue of liberty?", ["flyTo", "zoom"]),   # no shape or marker word: no shape or marker
+    ("show me the whole of Africa", ["flyTo", "zoom"]),
+    ("Mrak Warsaw as 'Site B'", ["addPoint", "flyTo", "zoom"]),  # a four-letter word with two letters swapped
+    ("Lima -> Quito -> Bogota", ["addPolygon", "addPolyline", "zoom"]),  # no word, but a list the shapes hold
+])
+def test_a_tool_with_cue_words_needs_one_or_a_list_it_holds(request_text, tools):
+    schema = narrowed(load_domain("cesium"), request_text)
+    assert sorted(b["properties"]["tool"]["const"] for b in schema["anyOf"]) == tools

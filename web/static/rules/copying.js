@@ -24,7 +24,9 @@
 //   unit word makes it required, and a cue worth null announces it without saying it ("60 times faster", "100x");
 //   a quantity may also be any number written with a unit written after another ("30 by 75 by 4.9 mm": "30 mm"),
 //   a number's sign one its `"x-direction"` words say ("lower the shelf by 25mm": "-25mm"; the object then writes
-//   only the fields whose words the request says), and with `"x-half"` words said, half of it ("dia 80": 40);
+//   only the fields whose words the request says), with `"x-half"` words said, half of it ("dia 80": 40), and
+//   with `"x-label"` words (or direction words) that label numbers, only those ("height 40", "80 tall");
+// - an object marked `"x-cues"` is written exactly when one of its words is there (a CAD position: "at", "origin");
 // - the numbers of the clause a correction takes back are not written ("radius 3, no sorry, radius 4": 4);
 // - a request that writes a quantity with a unit word ("ring Cairo r=10 mi") keeps only the alternatives of the
 //   schema's top-level anyOf (the tools) that can hold a quantity, when any can;
@@ -42,7 +44,8 @@
 // Contract tests: tests/test_copying.py.
 
 import { COLOR_PATTERN, CSS_COLOR_NAMES } from "./colors.js";
-import { BARE_KEY, COPY_KEY, CUES_KEY, DIRECTION_KEY, GAP, HALF_KEY, PLACE_COPY } from "./emission.js";
+import { BARE_KEY, COPY_KEY, CUES_KEY, DIRECTION_KEY, GAP, HALF_KEY, LABEL_KEY, PLACE_COPY } from "./emission.js";
+import { LENGTH_UNITS } from "./quantities.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
 import {
   COMMON_WORDS, COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
@@ -86,7 +89,16 @@ function isCueWord(word, cueWord) {
   if (word === cueWord) return true;
   const plural = word + "s" === cueWord || cueWord + "s" === word;  // "time" is another word than "times", not a slip
   // a word commands are made of is that word, not a slip of a cue: "with" is not "width"
-  return cueWord.length >= TYPO_CUE_LENGTH && !plural && !COMMON_WORDS.has(word) && editDistance(word, cueWord) <= 1;
+  if (plural || COMMON_WORDS.has(word)) return false;
+  if (cueWord.length >= TYPO_CUE_LENGTH) return editDistance(word, cueWord) <= 1;
+  return cueWord.length === 4 && swapsTwoLetters(word, cueWord);  // "Mrak Warsaw", "Paht: from Chile"
+}
+
+// Whether `a` is `b` with two neighbouring letters swapped, the first letter kept ("mrak" for "mark").
+function swapsTwoLetters(a, b) {
+  if (a.length !== b.length || a[0] !== b[0]) return false;
+  const differ = [...a].flatMap((c, i) => (c !== b[i] ? [i] : []));
+  return differ.length === 2 && differ[1] === differ[0] + 1 && a[differ[0]] === b[differ[1]] && a[differ[1]] === b[differ[0]];
 }
 
 const GLUED_X = /^(?:[0-9][0-9.,]*x|x[0-9][0-9.,]*)$/;  // "100x", "x100": the cue "x" written onto its number
@@ -184,15 +196,58 @@ export function numbersAsWritten(text, taken) {
   for (const m of String(text).matchAll(PLAIN_NUMBER)) {
     if (overlaps(m.index, m.index + m[0].length, taken)) continue;
     const value = Number(m.groups.digits.replaceAll(",", ""));
-    out.push({ value: m.groups.minus ? -value : value, text: (m.groups.minus ? "-" : "") + m.groups.digits });
+    const unit = UNIT_AFTER.exec(String(text).slice(m.index + m[0].length));
+    out.push({ value: m.groups.minus ? -value : value, text: (m.groups.minus ? "-" : "") + m.groups.digits,
+               start: m.index, end: m.index + m[0].length, unit: unit ? unit[0] : null });
   }
   return out;
+}
+
+// Words and numbers of a request with where they start, for labels ("r=10" is "r" then "10"; "-z 5" is "-z", "5").
+const LABEL_TOKEN = /[-+\u2212]?[A-Za-z\u2300]+(?:-[A-Za-z]+)*|[-\u2212]?[0-9][0-9,]*(?:\.[0-9]+)?|["']/g;
+const LABEL_FILLERS = new Set(["by", "of", "is", "about"]);  // "radius of 7 cm", "up by 12"
+const LEADING_FILLERS = new Set(["along", "in"]);  // "199.0mm along -x", "5 mm in z"
+const UNIT_WORDS = new Set([...Object.values(LENGTH_UNITS).flatMap(([, names]) => names), "deg", "degree", "degrees"]);
+
+// The starts of the numbers `text` labels with one of `labels` ([phrase, sign]), with the label's sign: a number
+// right after the label (fillers like "by", "of" between: "height 40", "r=10", "up by 12") or right before it, its
+// unit and "along" or "in" between ("80 tall", "30 mm radius", "1 foot to the right", "199.0mm along -x"). A one-letter label only labels the number after
+// it, and "x" only where it does not stand between two numbers ("3 x 4 x 1 inches at x 0"); a number right after
+// one of the `others` (every one-word label of the schema) is that label's, not the next one's.
+export function labelledStarts(text, labels, others = []) {
+  text = String(text);
+  const tokens = [...text.matchAll(LABEL_TOKEN)].map((m) => ({
+    lower: m[0].toLowerCase(), start: m.index, end: m.index + m[0].length, number: /[0-9]/.test(m[0]) }));
+  const joined = (a, b) => !/[,;]/.test(text.slice(tokens[a].end, tokens[b].start));  // "50 deep, 20 high"
+  const found = [];
+  for (const [phrase, sign] of labels) {
+    const parts = phrase.toLowerCase().split(/\s+/);
+    const single = parts.length === 1 && parts[0].length === 1;
+    for (let i = 0; i + parts.length <= tokens.length; i++) {
+      if (!parts.every((p, k) => isCueWord(tokens[i + k].lower, p))) continue;
+      let j = i + parts.length;
+      while (j < tokens.length && LABEL_FILLERS.has(tokens[j].lower)) j++;
+      const before = tokens[i - 1];
+      const between = parts[0] === "x" && before && (before.number || UNIT_WORDS.has(before.lower));
+      const last = i + parts.length - 1;
+      if (!between && j < tokens.length && tokens[j].number && joined(last, j)) found.push([tokens[j].start, sign]);
+      if (single) continue;
+      let k = i - 1;
+      if (k >= 0 && LEADING_FILLERS.has(tokens[k].lower)) k--;
+      if (k >= 0 && UNIT_WORDS.has(tokens[k].lower)) k--;
+      const after = k > 0 && joined(k - 1, k) && others.some((w) => isCueWord(tokens[k - 1].lower, w));  // "depth 0.3 m height"
+      if (k >= 0 && tokens[k].number && joined(k, i) && !after) found.push([tokens[k].start, sign]);
+    }
+  }
+  return found;
 }
 
 // The numbers `text` writes outside the [start, end) ranges `taken`.
 export function freeNumbers(text, taken) {
   return [...new Set(numbersAsWritten(text, taken).map((n) => n.value))];
 }
+
+const UNIT_AFTER = /^[)\]]?( ?-?)([A-Za-z]+|["'])(?![A-Za-z0-9])/;
 
 // What follows a number as its unit, separator included ("5 mm" -> " mm", "15-mile" -> "-mile", '16"' -> '"'):
 // "30 by 75 by 4.9 mm" gives every number its unit, so "30 mm" is written too; so does "(7, -0.6, 3)cm".
@@ -291,6 +346,9 @@ const isObject = (node) => node !== null && typeof node === "object";
 const holdsLocation = (node) => Array.isArray(node) ? node.some(holdsLocation) : isObject(node) &&
   (node[COPY_KEY] === PLACE_COPY || isCoordinateObject(node) ||
    Object.entries(node).some(([k, v]) => k !== CUES_KEY && holdsLocation(v)));
+// Whether an object holds an array of locations that a list of `n` fits.
+const holdsList = (node, n) => Object.values(node.properties || {}).some((p) => isObject(p) && p.type === "array" &&
+  holdsLocation(p.items) && (p.minItems ?? 0) <= n && n <= (p.maxItems ?? n));
 const isCoordinateObject = (node) =>
   COORDINATE_KEYS.every((k) => isObject(node.properties?.[k]) && node.properties[k][COPY_KEY] === true);
 
@@ -327,7 +385,11 @@ export function forRequest(schema, request, isPlace = null) {
   const notCoordinates = [...where(request, dates), ...quantities.map(([start, end]) => [start, end])];
   const numbers = numbersWritten(request, notCoordinates);  // typed coordinates not read as pairs
   const free = freeNumbers(request, [...pairRanges, ...notCoordinates, ...takenBack]);
-  const allWritten = numbersAsWritten(request, [...pairRanges, ...where(request, dates), ...takenBack]);  // with quantities'
+  const quantityRanges = quantities.map(([start, end]) => [start, end]);
+  const schemaLabels = [...new Set([...nodes(schema)].filter((n) => n[COPY_KEY] === true).flatMap((n) =>
+    [...(n[LABEL_KEY] || []), ...Object.keys(n[DIRECTION_KEY] || {})]).filter((w) => !/\s/.test(w)))];
+  const allWritten = numbersAsWritten(request, [...pairRanges, ...where(request, dates), ...takenBack])
+    .map((n) => ({ ...n, free: !overlaps(n.start, n.end, quantityRanges) }));  // with quantities' numbers
   const units = unitsAfterNumbers(request);
   const fits = (node, span) => {
     const length = [...span].length;
@@ -338,6 +400,11 @@ export function forRequest(schema, request, isPlace = null) {
   // where the node's cues occur in the request; `only`: the one location a list item must be.
   function leaf(node, cues, matches, only) {
     const cued = matches.length > 0;
+    // an object with cues ("at ...", "origin"; a tool's verbs and nouns: "pin", "route") needs one, or the request's
+    // list for an array of locations it holds ("Lima -> Quito -> Bogota")
+    if (node.type === "object" && Array.isArray(cues)) {
+      return cued || (listed.length >= 2 && holdsList(node, listed.length)) ? null : [UNWRITABLE, false];
+    }
     if (node[DIRECTION_KEY] !== undefined) return signed(node, cues, matches);
     if (node[COPY_KEY] === PLACE_COPY) {
       const names = (only ? [only.place] : places.length ? places : unknown).filter((n) => n && fits(node, n));
@@ -380,9 +447,10 @@ export function forRequest(schema, request, isPlace = null) {
     const said = cueValues(cueMatches(request, words), words);
     const signs = new Set(said.filter((v) => v !== 0));
     if (node[COPY_KEY] === true) {
-      // which fields a request with direction words writes is the enclosing object's (walk)
-      const sign = !said.length || signs.size > 1 ? null : signs.size ? [...signs][0] : 0;
-      return [copiedNumber(node, cues, matches, sign)[0], false];
+      // which fields a request with direction words writes is the enclosing object's (walk); no direction word:
+      // the sign written ("move bracket by (10, -20, 5)")
+      const sign = signs.size > 1 ? null : signs.size ? [...signs][0] : 0;
+      return [copiedNumber(node, cues, matches, sign, Object.entries(words))[0], false];
     }
     if (signs.size !== 1) return null;
     const [sign] = signs;
@@ -396,27 +464,35 @@ export function forRequest(schema, request, isPlace = null) {
   // writes ("30 by 75 by 4.9 mm": "30 mm"). `sign`: null, either sign the schema allows; 0, the sign written; 1 or
   // -1, that sign. A request that says one of the node's half words gives half of each number, in its unit
   // ("a 14.8 mm across bead": a radius of "7.4 mm").
-  function copiedNumber(node, cues, matches, sign = null) {
+  function copiedNumber(node, cues, matches, sign = null, directions = []) {
     const said = Array.isArray(cues) ? [] : cueValues(matches, cues);
     const halved = Array.isArray(node[HALF_KEY]) && cueMatches(request, node[HALF_KEY]).length > 0;
     const scale = (v) => halved ? roundTo6(v / 2) : v;
-    const withSign = (v) => sign === null ? [v, -v] : sign === 0 ? [v] : [sign * Math.abs(v)];
+    const withSign = (v, s = sign) => s === null ? [v, -v] : s === 0 ? [v] : [s * Math.abs(v)];
+    // the numbers its labels label, each with its label's sign, when there are any; else every number written
+    const labels = [...(node[LABEL_KEY] || []).map((w) => [w, sign]), ...directions];
+    const starts = labelledStarts(request, labels, schemaLabels);
+    const labelled = allWritten.flatMap((n) => starts.filter(([at]) => at === n.start).map(([, s]) => ({ ...n, sign: s })));
+    const pool = labelled.length ? labelled : allWritten.map((n) => ({ ...n, sign }));
     const choices = [];
     let announced = matches.length > 0;
     for (const form of node.anyOf || [node]) {
       if (form.type === "number") {
-        const written = [...new Set([...free.map(scale).flatMap(withSign), ...said.flatMap(withSign)])];
+        const written = [...new Set([...pool.filter((n) => n.free).flatMap((n) => withSign(scale(n.value), n.sign)),
+                                     ...said.flatMap((v) => withSign(v))])];
         choices.push(...written.filter((v) => inBounds(form, v)).map(exactly));
       } else if ("pattern" in form) {
+        const pattern = new RegExp(form.pattern);
         const asTyped = (typed.get(form.pattern) || []).map(([, , q]) => q);
-        const texts = new Set(halved || (sign !== null && sign !== 0) ? [] : asTyped);
-        for (const { value, text } of allWritten) {
-          for (const v of withSign(scale(value))) {
+        const texts = new Set(halved || labelled.length || (sign !== null && sign !== 0) ? [] : asTyped);
+        for (const { value, text, sign: s, unit: own } of pool) {
+          // a number's own unit ("2 inch diameter, 3 feet long"), else any unit written ("30 by 75 by 4.9 mm")
+          const its = own && pattern.test(`1${own.replace(/^[)\]]/, "")}`) ? [own.replace(/^[)\]]/, "")] : units;
+          for (const v of withSign(scale(value), s)) {
             const numbers = v === value ? [text, String(v)] : [String(v)];
-            for (const n of numbers) for (const unit of units) texts.add(n + unit);
+            for (const n of numbers) for (const unit of its) texts.add(n + unit);
           }
         }
-        const pattern = new RegExp(form.pattern);
         // the string form has no bounds, but a unit keeps the sign: a radius (a number above 0) is never "-1.5 cm"
         // nor "0 mm"
         const signOk = (t) => (node.anyOf || []).some((f) => f.type === "number" &&

@@ -16,6 +16,10 @@
 //                        on a copied number also 0, a word that names it without a sign ("in z"): in an object, a
 //                        request that says some fields' words writes only those fields ("left 4 ft and back 2 ft")
 //   "x-half": [...]      on a copied number, words that say the request gives twice it ("dia 80" is a radius of 40)
+//   "x-label": [...]     on a copied number, words that label it: a number written right after one ("height 40",
+//                        "r=10") or right before one ("80 tall", "30 mm radius") is that field's (its direction
+//                        words label it too: "up by 12 and forward by 4")
+// "x-cues": [words] on an object: it is written only when one of the words is there ("at", "centred", "origin")
 // checkToolSchema refuses a mark where it cannot mean anything, naming the field.
 
 import { COLOR_FORMAT, COLOR_PATTERN } from "./colors.js";
@@ -32,7 +36,8 @@ export const PLACE_COPY = "place";  // the x-copy of a {"place": NAME}: a span t
 export const FRAME_KEY = "x-frame";  // grounding.js frames an area the model names with this height
 export const DIRECTION_KEY = "x-direction";  // copying.js reads a signed number's sign from these words
 export const HALF_KEY = "x-half";  // copying.js halves a copied number when the request says one of these words
-export const MARKS = [UNIT_KEY, COPY_KEY, CUES_KEY, BARE_KEY, FRAME_KEY, DIRECTION_KEY, HALF_KEY];
+export const LABEL_KEY = "x-label";  // copying.js: the numbers these words label are the field's
+export const MARKS = [UNIT_KEY, COPY_KEY, CUES_KEY, BARE_KEY, FRAME_KEY, DIRECTION_KEY, HALF_KEY, LABEL_KEY];
 
 const isObject = (node) => node !== null && typeof node === "object" && !Array.isArray(node);
 const without = (node, keys) => Object.fromEntries(Object.entries(node).filter(([k]) => !keys.includes(k)));
@@ -47,7 +52,7 @@ export function emissionForm(schema) {
     out.properties = Object.fromEntries(Object.entries(schema.properties).map(([k, v]) => [k, emissionForm(v)]));
   }
   if (UNIT_KEY in schema) {  // its cues announce, and its copy marks copy, the number in either form
-    const moved = [CUES_KEY, COPY_KEY, DIRECTION_KEY, HALF_KEY];
+    const moved = [CUES_KEY, COPY_KEY, DIRECTION_KEY, HALF_KEY, LABEL_KEY];
     const number = without(out, moved);
     const marks = Object.fromEntries(moved.filter((k) => k in schema).map((k) => [k, schema[k]]));
     return { anyOf: [number, { type: "string", pattern: QUANTITY_PATTERN }], ...marks };
@@ -106,7 +111,7 @@ function cuesFit(node) {
   const gapped = words.map(split).filter((w) => w.includes(GAP));
   if (gapped.length && !(Array.isArray(cues) && node[COPY_KEY] === true && node.type === "string"
       && gapped.every((w) => w.filter((x) => x === GAP).length === 1 && w.length >= 2))) return false;
-  if (Array.isArray(cues)) return node.type === "number" || node[COPY_KEY] === true || "enum" in node;
+  if (Array.isArray(cues)) return ["number", "object"].includes(node.type) || node[COPY_KEY] === true || "enum" in node;
   if ("enum" in node) return Object.values(cues).every((v) => node.enum.includes(v));
   return node.type === "number" && Object.values(cues).every((v) => v === null || (typeof v === "number"));
 }
@@ -148,6 +153,14 @@ export function checkToolSchema(parameters) {
         !Object.entries(words).every(([w, v]) => w.trim() && signs.includes(v))) {
       add(`${field}.${DIRECTION_KEY}`, `is ${show(words)}; it maps words to the sign they give a number ` +
         `({"in": 1, "out": -1}; 0, a word that names a copied number without a sign), on a schema of type number`);
+    }
+  }
+  for (const [field, node] of marked(parameters, "parameters", LABEL_KEY)) {
+    const words = node[LABEL_KEY];
+    if (node.type !== "number" || node[COPY_KEY] !== true || !Array.isArray(words) || !words.length ||
+        !words.every((w) => typeof w === "string" && /^[a-z\u2300]+(?:[ -][a-z]+)*$/.test(w))) {
+      add(`${field}.${LABEL_KEY}`, `is ${show(words)}; it lists the lower-case words that label a copied number ` +
+        `(["height", "tall", "h"]), on a number with ${COPY_KEY}: true`);
     }
   }
   for (const [field, node] of marked(parameters, "parameters", HALF_KEY)) {

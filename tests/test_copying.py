@@ -573,3 +573,16 @@ def test_a_position_is_written_exactly_when_a_word_announces_it(request_text, po
 def test_a_tool_with_cue_words_needs_one_or_a_list_it_holds(request_text, tools):
     schema = narrowed(load_domain("cesium"), request_text)
     assert sorted(b["properties"]["tool"]["const"] for b in schema["anyOf"]) == tools
+
+
+@pytest.mark.parametrize("request_text, tool, field, values", [
+    ("pls make a box 8 cm wide 4 cm deep 2 cm high", "createBox", "depth", ["4 cm"]),  # extent words follow
+    ("rectangular block 250mm long 100mm deep 50mm tall", "createBox", "depth", ["100mm"]),
+])
+def test_a_word_of_extent_labels_the_number_before_it(request_text, tool, field, values):
+    assert _quantities(_cad_arguments(request_text, tool)["properties"][field]) == sorted(values)
+
+
+def test_a_valued_cue_on_a_labelled_field_is_its_value():
+    position = _cad_arguments("box 12 by 12 by 3 cm at the origin called tile", "createBox")["properties"]["position"]
+    assert [_quantities(position["properties"][k]) for k in "xyz"] == [["0"], ["0"], ["0"]]

@@ -207,13 +207,16 @@ export function numbersAsWritten(text, taken) {
 const LABEL_TOKEN = /[-+\u2212]?[A-Za-z\u2300]+(?:-[A-Za-z]+)*|[-\u2212]?[0-9][0-9,]*(?:\.[0-9]+)?|["']/g;
 const LABEL_FILLERS = new Set(["by", "of", "is", "about"]);  // "radius of 7 cm", "up by 12"
 const LEADING_FILLERS = new Set(["along", "in"]);  // "199.0mm along -x", "5 mm in z"
+// words of extent follow their number and never lead one: "8 cm wide 4 cm deep" is 8 wide and 4 deep
+const EXTENT_WORDS = new Set(["wide", "deep", "high", "tall", "long", "thick", "across"]);
 const UNIT_WORDS = new Set([...Object.values(LENGTH_UNITS).flatMap(([, names]) => names), "deg", "degree", "degrees"]);
 
 // The starts of the numbers `text` labels with one of `labels` ([phrase, sign]), with the label's sign: a number
 // right after the label (fillers like "by", "of" between: "height 40", "r=10", "up by 12") or right before it, its
 // unit and "along" or "in" between ("80 tall", "30 mm radius", "1 foot to the right", "199.0mm along -x"). A one-letter label only labels the number after
-// it, and "x" only where it does not stand between two numbers ("3 x 4 x 1 inches at x 0"); a number right after
-// one of the `others` (every one-word label of the schema) is that label's, not the next one's.
+// it, a word of extent only the number before it ("8 cm wide 4 cm deep"), and "x" only where it does not stand
+// between two numbers ("3 x 4 x 1 inches at x 0"); a number right after one of the `others` (every one-word label
+// of the schema) is that label's, not the next one's.
 export function labelledStarts(text, labels, others = []) {
   text = String(text);
   const tokens = [...text.matchAll(LABEL_TOKEN)].map((m) => ({
@@ -230,12 +233,14 @@ export function labelledStarts(text, labels, others = []) {
       const before = tokens[i - 1];
       const between = parts[0] === "x" && before && (before.number || UNIT_WORDS.has(before.lower));
       const last = i + parts.length - 1;
-      if (!between && j < tokens.length && tokens[j].number && joined(last, j)) found.push([tokens[j].start, sign]);
+      const leads = !(parts.length === 1 && EXTENT_WORDS.has(parts[0]));
+      if (leads && !between && j < tokens.length && tokens[j].number && joined(last, j)) found.push([tokens[j].start, sign]);
       if (single) continue;
       let k = i - 1;
       if (k >= 0 && LEADING_FILLERS.has(tokens[k].lower)) k--;
       if (k >= 0 && UNIT_WORDS.has(tokens[k].lower)) k--;
-      const after = k > 0 && joined(k - 1, k) && others.some((w) => isCueWord(tokens[k - 1].lower, w));  // "depth 0.3 m height"
+      const after = k > 0 && joined(k - 1, k) && !EXTENT_WORDS.has(tokens[k - 1].lower) &&
+        others.some((w) => isCueWord(tokens[k - 1].lower, w));  // "depth 0.3 m height 0.8 m"
       if (k >= 0 && tokens[k].number && joined(k, i) && !after) found.push([tokens[k].start, sign]);
     }
   }
@@ -473,7 +478,9 @@ export function forRequest(schema, request, isPlace = null) {
     const labels = [...(node[LABEL_KEY] || []).map((w) => [w, sign]), ...directions];
     const starts = labelledStarts(request, labels, schemaLabels);
     const labelled = allWritten.flatMap((n) => starts.filter(([at]) => at === n.start).map(([, s]) => ({ ...n, sign: s })));
-    const pool = labelled.length ? labelled : allWritten.map((n) => ({ ...n, sign }));
+    // on a labelled field, a cue that says the value ("at the origin": 0) is a label too
+    const restricted = labelled.length > 0 || (said.length > 0 && LABEL_KEY in node);
+    const pool = restricted ? labelled : allWritten.map((n) => ({ ...n, sign }));
     const choices = [];
     let announced = matches.length > 0;
     for (const form of node.anyOf || [node]) {
@@ -484,7 +491,7 @@ export function forRequest(schema, request, isPlace = null) {
       } else if ("pattern" in form) {
         const pattern = new RegExp(form.pattern);
         const asTyped = (typed.get(form.pattern) || []).map(([, , q]) => q);
-        const texts = new Set(halved || labelled.length || (sign !== null && sign !== 0) ? [] : asTyped);
+        const texts = new Set(halved || restricted || (sign !== null && sign !== 0) ? [] : asTyped);
         for (const { value, text, sign: s, unit: own } of pool) {
           // a number's own unit ("2 inch diameter, 3 feet long"), else any unit written ("30 by 75 by 4.9 mm")
           const its = own && pattern.test(`1${own.replace(/^[)\]]/, "")}`) ? [own.replace(/^[)\]]/, "")] : units;

@@ -49,8 +49,11 @@ def _answers(page) -> dict:
     for text in COMMANDS:
         plain, forced = _ask(page, text, "plain"), _ask(page, text, "forced")
         assert plain["extra"]["decode"] == "plain" and forced["extra"]["decode"] == "forced"
-        assert forced["raw"] == plain["raw"], (text, plain["raw"], forced["raw"])
         tokens = forced["usage"]["completion_tokens"]
+        if tokens < MAX_TOKENS:
+            assert forced["raw"] == plain["raw"], (text, plain["raw"], forced["raw"])
+        else:  # cut at max_tokens: web-llm's text of a cut answer may lack its last token
+            assert forced["raw"].startswith(plain["raw"]), (text, plain["raw"], forced["raw"])
         print(f"{text!r}: {tokens} tokens, passes {plain['extra']['forward_passes']} plain, "
               f"{forced['extra']['forward_passes']} forced: {forced['raw']!r}")
         # the stop token is a pass of the plain loop (and a completion token); the forced loop knows when only a

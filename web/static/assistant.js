@@ -59,7 +59,7 @@ const globeScene = (viewer) => ({
   clear: () => clearAll(viewer),
 });
 
-export const DECODE_MODES = ["forced", "plain"];
+export const DECODE_MODES = ["forced", "plain", "forced-stepwise"];  // the last a diagnostic (forced.js)
 
 export async function createMapAssistant({ viewer, model = "auto", adapter = "auto", domain = null, onProgress = null,
                                            tools = {}, scenes = {}, maxTokens = 256, decode = "forced" } = {}) {

@@ -162,7 +162,7 @@ export async function planForced(tools, matcher, answer) {
 export async function decodeForced(tools, compiled, { first, forward, maxTokens = 256, interrupted = () => false }) {
   const matcher = await GrammarMatcher.createGrammarMatcher(compiled);
   const answer = [];
-  const stats = { passes: 0, forced: 0, sampled: 0, passes_s: [] };
+  const stats = { passes: 0, forced: 0, sampled: 0, passes_s: [], trace: [] };  // trace: [fed text, sampled text]
   const pass = async (run) => {
     if (interrupted()) throw new Error("interrupted");
     const started = performance.now();
@@ -193,7 +193,9 @@ export async function decodeForced(tools, compiled, { first, forward, maxTokens 
       answer.push(...plan.tokens);
       stats.forced += plan.tokens.length;
       if (plan.complete) break;  // only a stop token may follow: the answer is done without another pass
+      if (answer.length >= maxTokens) { finish = "length"; break; }
       token = await pass(() => forward([token, ...plan.tokens], plan.mask));
+      stats.trace.push([tools.decode(plan.tokens), tools.decode([token])]);
     }
   } finally {
     matcher.dispose();
@@ -231,9 +233,12 @@ export function createMaskProcessor() {
 }
 
 // The worker's side: greedy answers on `engine` (an MLCEngine whose logitProcessorRegistry holds `processor` for
-// the loaded model), one at a time (the page queues them). request: {decode: "forced" | "plain", modelUrl, messages,
-// schema, maxTokens} -> {text, finish_reason, usage}; usage.extra adds decode, forward_passes (the prompt's prefill
-// counts one) and, forced, the tokens fed in (forced_tokens) and sampled (sampled_tokens).
+// the loaded model), one at a time (the page queues them). request: {decode, modelUrl, messages, schema, maxTokens}
+// -> {text, finish_reason, usage}; usage.extra adds decode, forward_passes (the prompt's prefill counts one) and,
+// forced, the tokens fed in (forced_tokens) and sampled (sampled_tokens) and forced_trace ([fed text, sampled
+// text] per pass after the prompt's). decode: "forced", "plain", or "forced-stepwise" (a diagnostic: the forced
+// loop with each fed token in a pass of its own, web-llm's decode kernel as in the plain loop; where its answer
+// equals the plain loop's and "forced" differs, the difference is the prefill kernel's arithmetic).
 export function createAnswerer(engine, processor) {
   const toolsByUrl = new Map();
   let stop = false;
@@ -271,7 +276,7 @@ export function createAnswerer(engine, processor) {
              usage: { ...usage, extra: { ...usage.extra, decode: "plain", forward_passes: usage.completion_tokens } } };
   }
 
-  async function forced({ modelUrl, messages, schema, maxTokens }) {
+  async function forced({ decode, modelUrl, messages, schema, maxTokens }) {
     const started = performance.now();
     const tools = await toolsFor(modelUrl);
     const compileStarted = performance.now();
@@ -287,7 +292,12 @@ export function createAnswerer(engine, processor) {
         first: (mask) => armed(mask, async () => {
           prompt = await engine.chat.completions.create({ messages, max_tokens: 1, temperature: 0 });
         }),
-        forward: (ids, mask) => armed(mask, () => engine.forwardTokensAndSample(ids, ids.length > 1)),
+        forward: decode === "forced-stepwise"
+          ? async (ids, mask) => {
+            for (const id of ids.slice(0, -1)) await engine.forwardTokensAndSample([id], false);  // sample unused
+            return armed(mask, () => engine.forwardTokensAndSample(ids.slice(-1), false));
+          }
+          : (ids, mask) => armed(mask, () => engine.forwardTokensAndSample(ids, ids.length > 1)),
       });
       const promptTokens = prompt.usage.prompt_tokens;
       const firstS = result.passes_s[0];
@@ -300,10 +310,11 @@ export function createAnswerer(engine, processor) {
           completion_tokens: result.ids.length,
           total_tokens: promptTokens + result.ids.length,
           extra: {
-            decode: "forced",
+            decode,
             forward_passes: result.passes,
             forced_tokens: result.forced,
             sampled_tokens: result.sampled,
+            forced_trace: result.trace,
             time_to_first_token_s: firstS,
             prefill_tokens_per_s: promptTokens / firstS,
             // the answer's tokens after the first per second from the first to the end (forced ones included)
@@ -323,8 +334,8 @@ export function createAnswerer(engine, processor) {
     answer(request) {
       stop = false;
       if (request.decode === "plain") return plain(request);
-      if (request.decode === "forced") return forced(request);
-      throw new Error(`decode: ${JSON.stringify(request.decode)} is not "forced" or "plain"`);
+      if (request.decode === "forced" || request.decode === "forced-stepwise") return forced(request);
+      throw new Error(`decode: ${JSON.stringify(request.decode)} is not "forced", "plain" or "forced-stepwise"`);
     },
     interrupt() { stop = true; },
   };

@@ -32,6 +32,11 @@ def test_typed_command_gives_a_validated_call_or_a_reported_rejection(tmp_path, 
         before = _globe(page)
         entry = page.evaluate("window.webslm.submit('fly to Paris')")
         after = _globe(page)
+        for _ in range(40):  # a flight is animated: the camera moves over the next frames, not at once
+            if after != before:
+                break
+            page.wait_for_timeout(250)
+            after = _globe(page)
         # requests whose schemas hold every per-request form: a typed pair, a date, cue-announced fields, a list
         # as prefixItems; web-llm's own xgrammar (wasm) must compile them and decode under them
         rich = page.evaluate("window.webslm.submit('pin 12.5N 0.2W called Camp, huge, at noon on May 4 1999')")

@@ -196,14 +196,15 @@ export function numbersAsWritten(text, taken) {
   for (const m of String(text).matchAll(PLAIN_NUMBER)) {
     if (overlaps(m.index, m.index + m[0].length, taken)) continue;
     const value = Number(m.groups.digits.replaceAll(",", ""));
-    const unit = UNIT_AFTER.exec(String(text).slice(m.index + m[0].length));
+    const unit = UNIT_AFTER.exec(String(text).slice(m.index + m[0].length));  // its own, a bracket between or not
     out.push({ value: m.groups.minus ? -value : value, text: (m.groups.minus ? "-" : "") + m.groups.digits,
-               start: m.index, end: m.index + m[0].length, unit: unit ? unit[0] : null });
+               start: m.index, end: m.index + m[0].length, unit: unit ? unit[1] + unit[2] : null });
   }
   return out;
 }
 
-// Words and numbers of a request with where they start, for labels ("r=10" is "r" then "10"; "-z 5" is "-z", "5").
+// Words and numbers of a request with where they start and end, for labels ("r=10" is "r" then "10"; "-z 5" is
+// "-z", "5").
 const LABEL_TOKEN = /[-+\u2212]?[A-Za-z\u2300]+(?:-[A-Za-z]+)*|[-\u2212]?[0-9][0-9,]*(?:\.[0-9]+)?|["']/g;
 const LABEL_FILLERS = new Set(["by", "of", "is", "about"]);  // "radius of 7 cm", "up by 12"
 const LEADING_FILLERS = new Set(["along", "in"]);  // "199.0mm along -x", "5 mm in z"
@@ -211,16 +212,18 @@ const LEADING_FILLERS = new Set(["along", "in"]);  // "199.0mm along -x", "5 mm 
 const EXTENT_WORDS = new Set(["wide", "deep", "high", "tall", "long", "thick", "across"]);
 const UNIT_WORDS = new Set([...Object.values(LENGTH_UNITS).flatMap(([, names]) => names), "deg", "degree", "degrees"]);
 
+export const labelTokens = (text) => [...String(text).matchAll(LABEL_TOKEN)].map((m) => ({
+  lower: m[0].toLowerCase(), start: m.index, end: m.index + m[0].length, number: /[0-9]/.test(m[0]) }));
+
 // The starts of the numbers `text` labels with one of `labels` ([phrase, sign]), with the label's sign: a number
 // right after the label (fillers like "by", "of" between: "height 40", "r=10", "up by 12") or right before it, its
-// unit and "along" or "in" between ("80 tall", "30 mm radius", "1 foot to the right", "199.0mm along -x"). A one-letter label only labels the number after
-// it, a word of extent only the number before it ("8 cm wide 4 cm deep"), and "x" only where it does not stand
-// between two numbers ("3 x 4 x 1 inches at x 0"); a number right after one of the `others` (every one-word label
-// of the schema) is that label's, not the next one's.
-export function labelledStarts(text, labels, others = []) {
+// unit and "along" or "in" between ("80 tall", "30 mm radius", "1 foot to the right", "199.0mm along -x"). A
+// one-letter label only labels the number after it, a word of extent only the number before it ("8 cm wide 4 cm
+// deep"), and "x" only where it does not stand between two numbers ("3 x 4 x 1 inches at x 0"); a number right
+// after one of the `others` (every one-word label of the schema) is that label's, not the next one's. `tokens`:
+// labelTokens(text), for a caller that asks about one text many times.
+export function labelledStarts(text, labels, others = [], tokens = labelTokens(text)) {
   text = String(text);
-  const tokens = [...text.matchAll(LABEL_TOKEN)].map((m) => ({
-    lower: m[0].toLowerCase(), start: m.index, end: m.index + m[0].length, number: /[0-9]/.test(m[0]) }));
   const joined = (a, b) => !/[,;]/.test(text.slice(tokens[a].end, tokens[b].start));  // "50 deep, 20 high"
   const found = [];
   for (const [phrase, sign] of labels) {
@@ -252,12 +255,14 @@ export function freeNumbers(text, taken) {
   return [...new Set(numbersAsWritten(text, taken).map((n) => n.value))];
 }
 
-const UNIT_AFTER = /^[)\]]?( ?-?)([A-Za-z]+|["'])(?![A-Za-z0-9])/;
+// A unit after a number, separator included: (separator)(unit word).
+const UNIT_WORD = `( ?-?)([A-Za-z]+|["'])(?![A-Za-z0-9])`;
+const UNIT_AFTER = new RegExp(`^[)\\]]?${UNIT_WORD}`);
 
 // What follows a number as its unit, separator included ("5 mm" -> " mm", "15-mile" -> "-mile", '16"' -> '"'):
 // "30 by 75 by 4.9 mm" gives every number its unit, so "30 mm" is written too; so does "(7, -0.6, 3)cm".
 export function unitsAfterNumbers(text) {
-  return [...new Set([...String(text).matchAll(/(?<=[0-9][)\]]?)( ?-?)([A-Za-z]+|["'])(?![A-Za-z0-9])/g)]
+  return [...new Set([...String(text).matchAll(new RegExp(`(?<=[0-9][)\\]]?)${UNIT_WORD}`, "g"))]
     .map((m) => m[1] + m[2]))];
 }
 
@@ -396,6 +401,7 @@ export function forRequest(schema, request, isPlace = null) {
   const allWritten = numbersAsWritten(request, [...pairRanges, ...where(request, dates), ...takenBack])
     .map((n) => ({ ...n, free: !overlaps(n.start, n.end, quantityRanges) }));  // with quantities' numbers
   const units = unitsAfterNumbers(request);
+  const requestTokens = labelTokens(request);
   const fits = (node, span) => {
     const length = [...span].length;
     return length >= (node.minLength ?? 0) && length <= (node.maxLength ?? length);
@@ -476,7 +482,7 @@ export function forRequest(schema, request, isPlace = null) {
     const withSign = (v, s = sign) => s === null ? [v, -v] : s === 0 ? [v] : [s * Math.abs(v)];
     // the numbers its labels label, each with its label's sign, when there are any; else every number written
     const labels = [...(node[LABEL_KEY] || []).map((w) => [w, sign]), ...directions];
-    const starts = labelledStarts(request, labels, schemaLabels);
+    const starts = labelledStarts(request, labels, schemaLabels, requestTokens);
     const labelled = allWritten.flatMap((n) => starts.filter(([at]) => at === n.start).map(([, s]) => ({ ...n, sign: s })));
     // on a labelled field, a cue that says the value ("at the origin": 0) is a label too
     const restricted = labelled.length > 0 || (said.length > 0 && LABEL_KEY in node);
@@ -494,7 +500,7 @@ export function forRequest(schema, request, isPlace = null) {
         const texts = new Set(halved || restricted || (sign !== null && sign !== 0) ? [] : asTyped);
         for (const { value, text, sign: s, unit: own } of pool) {
           // a number's own unit ("2 inch diameter, 3 feet long"), else any unit written ("30 by 75 by 4.9 mm")
-          const its = own && pattern.test(`1${own.replace(/^[)\]]/, "")}`) ? [own.replace(/^[)\]]/, "")] : units;
+          const its = own && pattern.test(`1${own}`) ? [own] : units;
           for (const v of withSign(scale(value), s)) {
             const numbers = v === value ? [text, String(v)] : [String(v)];
             for (const n of numbers) for (const unit of its) texts.add(n + unit);

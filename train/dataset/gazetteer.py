@@ -182,11 +182,11 @@ def _mean_longitude(lons: list[float], weights: list[float]) -> float:
 
 
 def _box_centre(box: list[float]) -> tuple[float, float]:
-    west, south, east, north = box
-    if east < west:
-        east += 360
-    lon = (west + east) / 2
-    return (lon + 180) % 360 - 180, (south + north) / 2
+    """The point the page flies to for an area: the rulebook's own (web/static/rules/grounding.js)."""
+    from webslm import rulebook
+
+    lon, lat = rulebook.call("grounding", "boxCentre", box)
+    return lon, lat
 
 
 def _continents(gc) -> list[dict]:

@@ -34,6 +34,26 @@ def _median(rows, key):
     return statistics.median(values) if values else None
 
 
+def _fmt_margin(margin) -> str:
+    return "—" if margin is None else f"{margin:.4g}"
+
+
+def divergence(plain: dict, forced: dict, decode) -> dict | None:
+    """Where two answers' tokens first differ: the index, the text before it, each loop's token there and the margin
+    by which its greedy pick won (its logit minus the best other allowed token's; null where the grammar forced it).
+    None when the tokens are identical or either loop did not report them."""
+    a, b = plain.get("tokens"), forced.get("tokens")
+    if not a or not b:
+        return None
+    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    if at == len(a) == len(b):
+        return None
+    token = lambda ids, i: decode([ids[i]], skip_special_tokens=False) if i < len(ids) else "(end)"  # noqa: E731
+    margin = lambda row, i: row["margins"][i] if i < len(row.get("margins") or []) else None  # noqa: E731
+    return {"at": at, "before": decode(a[:at]), "plain": token(a, at), "forced": token(b, at),
+            "plain_margin": margin(plain, at), "forced_margin": margin(forced, at)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models-dir", type=Path, default=REPO / "artifacts" / "bundles")
@@ -53,6 +73,9 @@ def main() -> int:
     from webslm import atomic
     from webslm.records import read_records, seed_view
 
+    from tokenizers import Tokenizer
+
+    decode = Tokenizer.from_file(str(args.models_dir / args.base / "tokenizer.json")).decode
     modes = MODES + (("forced-stepwise",) if args.stepwise else ())
     commands = [seed_view(r)[0] for r in list(read_records(args.test))[:args.limit]]
     rows = []
@@ -74,19 +97,29 @@ def main() -> int:
                              "answer_tokens": usage.get("completion_tokens"),
                              "prompt_tokens": usage.get("prompt_tokens"),
                              "forced_tokens": extra.get("forced_tokens"), "trace": extra.get("forced_trace"),
+                             "tokens": extra.get("tokens"), "margins": extra.get("margins"),
                              "time_to_first_token_s": extra.get("time_to_first_token_s"),
                              "prefill_tokens_per_s": extra.get("prefill_tokens_per_s"),
-                             "decode_tokens_per_s": extra.get("decode_tokens_per_s")}
+                             "decode_tokens_per_s": extra.get("decode_tokens_per_s"),
+                             "grammar_init_s": extra.get("grammar_init_s"),
+                             "grammar_per_token_s": extra.get("grammar_per_token_s")}
             p, f = row["plain"], row["forced"]
             row["same_call"] = (p["ok"], p["call"], p["stage"]) == (f["ok"], f["call"], f["stage"])
             row["same_text"] = p["raw"] == f["raw"]
             if args.stepwise:
                 row["stepwise_same_text"] = p["raw"] == row["forced-stepwise"]["raw"]
+            row["divergence"] = divergence(p, f, decode)
             rows.append(row)
+            atomic.write_json(args.out, {"partial": True, "rows": rows})  # an interrupted run keeps what it measured
             print(f"[{i + 1}/{len(commands)}] passes {p['forward_passes']} -> {f['forward_passes']}, "
                   f"{p['wall_s']:.1f} s -> {f['wall_s']:.1f} s, same call: {row['same_call']}: {text!r}", flush=True)
             if not row["same_text"]:
                 print(f"    plain:  {p['raw']}\n    forced: {f['raw']}\n    passes: {f['trace']}", flush=True)
+                if row["divergence"]:
+                    d = row["divergence"]
+                    print(f"    first different token: #{d['at']} after {d['before']!r}: plain {d['plain']!r} by a "
+                          f"margin of {_fmt_margin(d['plain_margin'])} logits, forced {d['forced']!r} by "
+                          f"{_fmt_margin(d['forced_margin'])}", flush=True)
                 if args.stepwise:
                     print(f"    forced-stepwise: {row['forced-stepwise']['raw']}", flush=True)
 
@@ -99,6 +132,7 @@ def main() -> int:
     for key, what in (("forward_passes", "forward passes per answer"), ("wall_s", "time to answer, s"),
                       ("time_to_first_token_s", "first pass (prompt prefill), s"),
                       ("prefill_tokens_per_s", "prefill tok/s"), ("decode_tokens_per_s", "decode tok/s"),
+                      ("grammar_init_s", "grammar compile, s"),
                       ("answer_tokens", "answer tokens")):
         per_mode = {m: [r[m] for r in rows] for m in MODES}
         med = {m: _median(per_mode[m], key) for m in MODES}

@@ -32,7 +32,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 globalThis.require = createRequire(import.meta.url);
 globalThis.__filename = process.argv[1];
-const { createGrammarTools, compileSchema, decodeForced } = await import(process.env.FORCED_JS);
+const { createGrammarTools, compileSchema, decodeForced, createMaskProcessor } = await import(process.env.FORCED_JS);
 const input = JSON.parse(fs.readFileSync(0, "utf8"));
 const tools = await createGrammarTools(input.chatConfig, fs.readFileSync(input.tokenizer).buffer);
 const stop = [...tools.stopTokens][0];
@@ -53,9 +53,25 @@ for (const answer of input.answers) {
       position += ids.length;
       return pick(mask);
     },
+    margin: () => position + 0.5,
   });
-  out.push({ text: result.text, passes: result.passes, forced: result.forced, tokens: wanted.length, fedWrong });
+  out.push({ text: result.text, passes: result.passes, forced: result.forced, tokens: wanted.length, fedWrong,
+             margins: result.margins });
 }
+// The logit processor: armed with a mask it keeps the best allowed token and notes its margin over the next allowed
+// one; disarmed it leaves the logits alone and measures among those web-llm's grammar left (above -1e30).
+const processor = createMaskProcessor();
+const mask = new Int32Array(1);
+mask[0] = 0b1101;  // ids 0, 2, 3 allowed
+processor.mask = mask;
+const armed = Array.from(processor.processLogits(new Float32Array([1, 9, 4, 3.5, -2])));
+const armedPick = [processor.picked, processor.margin];
+processor.mask = null;
+processor.recording = [];
+const logits = new Float32Array([-Infinity, 2, 7, -Infinity, 6.75]);
+const disarmed = Array.from(processor.processLogits(logits));
+processor.processSampledToken(2);
+out.push({ armed, armedPick, disarmed, recording: processor.recording });
 console.log(JSON.stringify(out));
 """
 
@@ -77,8 +93,34 @@ def test_forced_text_is_fed_as_the_tokenizer_writes_it_in_few_passes(tmp_path):
     proc = subprocess.run(["node", str(script)], input=json.dumps(request), capture_output=True, text=True,
                           timeout=120, env={"PATH": "/usr/bin:/bin:/usr/local/bin", "FORCED_JS": FORCED.as_uri()})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    *rows, processor = json.loads(proc.stdout.strip().splitlines()[-1])
     for answer, row in zip(ANSWERS, rows):
         assert row["text"] == answer and row["fedWrong"] == [], row
         assert row["forced"] > 0 and row["passes"] < row["tokens"], row
+        # one margin per generated token (a sampled stop token too; none where the grammar left only the stop and no
+        # pass ran): a sampled one's where it was sampled, null if forced
+        margins = row["margins"]
+        assert len(margins) in (row["tokens"], row["tokens"] - 1), row
+        assert sum(m is None for m in margins) == row["forced"] and sum(m is not None for m in margins) == row["passes"]
+        assert all(m is None or m == i + 0.5 for i, m in enumerate(margins)), margins
+    assert [x > -9e29 for x in processor["armed"]] == [False, False, True, False, False], processor
+    assert processor["armed"][2] == 0 and processor["armedPick"] == [2, 0.5], processor
+    assert processor["disarmed"][1:3] == [2, 7] and processor["recording"] == [[2, 0.25]], processor
     assert sum(r["passes"] for r in rows) <= 0.6 * sum(r["tokens"] for r in rows), rows
+
+
+def test_the_benchmark_finds_where_two_answers_part_and_by_what_margin():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("forced_loop", REPO / "bench" / "forced_loop.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    decode = lambda ids, skip_special_tokens=False: "".join(chr(ord("a") + i) for i in ids)  # noqa: E731
+    plain = {"tokens": [0, 1, 2, 3, 9], "margins": [5.0, 2.0, 0.001, 1.0, 3.0]}
+    forced = {"tokens": [0, 1, 4, 3], "margins": [5.0, None, 0.002, 1.0]}
+    assert bench.divergence(plain, forced, decode) == {
+        "at": 2, "before": "ab", "plain": "c", "forced": "e", "plain_margin": 0.001, "forced_margin": 0.002}
+    assert bench.divergence(plain, dict(plain), decode) is None
+    shorter = bench.divergence(plain, {"tokens": [0, 1, 2, 3], "margins": [5.0, None, 0.002, 1.0]}, decode)
+    assert shorter["at"] == 4 and shorter["forced"] == "(end)" and shorter["forced_margin"] is None
+    assert bench.divergence({"tokens": None}, forced, decode) is None

@@ -159,10 +159,12 @@ export async function planForced(tools, matcher, answer) {
 //   forward(ids, mask) `ids` appended to the KV cache
 // {ids, text, finish_reason ("stop" | "length"), passes, forced, sampled, passes_s: [seconds of each pass],
 //  after_first_s: seconds from the first pass's end to the answer's}.
-export async function decodeForced(tools, compiled, { first, forward, maxTokens = 256, interrupted = () => false }) {
+export async function decodeForced(tools, compiled, { first, forward, maxTokens = 256, interrupted = () => false,
+                                                     margin = () => null }) {
   const matcher = await GrammarMatcher.createGrammarMatcher(compiled);
   const answer = [];
-  const stats = { passes: 0, forced: 0, sampled: 0, passes_s: [], trace: [] };  // trace: [fed text, sampled text]
+  // trace: [fed text, sampled text]; margins: per answer token, the sampled one's margin (margin()), null if forced
+  const stats = { passes: 0, forced: 0, sampled: 0, passes_s: [], trace: [], margins: [] };
   const pass = async (run) => {
     if (interrupted()) throw new Error("interrupted");
     const started = performance.now();
@@ -170,6 +172,7 @@ export async function decodeForced(tools, compiled, { first, forward, maxTokens 
     stats.passes_s.push((performance.now() - started) / 1000);
     stats.passes += 1;
     stats.sampled += 1;
+    stats.margins.push(margin());
     if (!matcher.acceptToken(token)) throw new Error(`the grammar refused sampled token ${token} after ${JSON.stringify(tools.decode(answer))}`);
     return token;
   };
@@ -186,11 +189,13 @@ export async function decodeForced(tools, compiled, { first, forward, maxTokens 
       const room = maxTokens - answer.length;
       if (plan.tokens.length > room) {  // the cap falls inside forced text: the answer ends there, unfinished
         answer.push(...plan.tokens.slice(0, room));
+        stats.margins.push(...Array(room).fill(null));
         stats.forced += room;
         finish = "length";
         break;
       }
       answer.push(...plan.tokens);
+      stats.margins.push(...plan.tokens.map(() => null));
       stats.forced += plan.tokens.length;
       if (plan.complete) break;  // only a stop token may follow: the answer is done without another pass
       if (answer.length >= maxTokens) { finish = "length"; break; }
@@ -207,24 +212,35 @@ export async function decodeForced(tools, compiled, { first, forward, maxTokens 
 // A LogitProcessor for web-llm (MLCEngine's logitProcessorRegistry) that does nothing until armed with a grammar
 // mask; armed, it keeps only the best allowed token, so whatever web-llm's sampler then runs picks exactly that one.
 // web-llm calls processLogits on every sampled token of the model it is registered for, so disarm it after each pass.
+// Each call also notes the pick's margin: its logit minus the best other allowed token's (disarmed, web-llm has
+// already masked the grammar's refusals to -inf), which says how near a tie a greedy choice was. Recording (the plain
+// loop), it keeps every sampled token with its margin.
 export function createMaskProcessor() {
   const processor = {
     mask: null,
     picked: -1,
+    margin: null,
+    recording: null,  // [[token, margin], ...] while web-llm's own loop answers
     processLogits(logits) {
       const mask = processor.mask;
-      if (!mask) return logits;
-      let best = -1, bestValue = -Infinity;
+      let best = -1, bestValue = -Infinity, second = -Infinity;
       for (let id = 0; id < logits.length; id++) {
-        if (allows(mask, id) && logits[id] > bestValue) { best = id; bestValue = logits[id]; }
+        const value = logits[id];
+        if (mask ? !allows(mask, id) : !(value > MASKED)) continue;
+        if (value > bestValue) { second = bestValue; best = id; bestValue = value; }
+        else if (value > second) second = value;
       }
+      processor.margin = best >= 0 && second > -Infinity ? bestValue - second : null;
+      if (!mask) return logits;
       if (best < 0) throw new Error("the grammar allows no token here");
       logits.fill(MASKED);
       logits[best] = 0;
       processor.picked = best;
       return logits;
     },
-    processSampledToken() {},
+    processSampledToken(token) {
+      if (processor.recording) processor.recording.push([token, processor.margin]);
+    },
     // web-llm resets the processor whenever it resets the chat, which a completion does before its prefill: the
     // mask is the loop's to clear (after each pass), not web-llm's.
     resetState() {},
@@ -234,9 +250,10 @@ export function createMaskProcessor() {
 
 // The worker's side: greedy answers on `engine` (an MLCEngine whose logitProcessorRegistry holds `processor` for
 // the loaded model), one at a time (the page queues them). request: {decode, modelUrl, messages, schema, maxTokens}
-// -> {text, finish_reason, usage}; usage.extra adds decode, forward_passes (the prompt's prefill counts one) and,
-// forced, the tokens fed in (forced_tokens) and sampled (sampled_tokens) and forced_trace ([fed text, sampled
-// text] per pass after the prompt's). decode: "forced", "plain", or "forced-stepwise" (a diagnostic: the forced
+// -> {text, finish_reason, usage}; usage.extra adds decode, forward_passes (the prompt's prefill counts one), the
+// answer's tokens and margins (per token, the greedy pick's margin over the next allowed token; null where forced;
+// plain's end with its stop token) and, forced, the tokens fed in (forced_tokens) and sampled (sampled_tokens) and
+// forced_trace ([fed text, sampled text] per pass after the prompt's). decode: "forced", "plain", or "forced-stepwise" (a diagnostic: the forced
 // loop with each fed token in a pass of its own, web-llm's decode kernel as in the plain loop; where its answer
 // equals the plain loop's and "forced" differs, the difference is the prefill kernel's arithmetic).
 export function createAnswerer(engine, processor) {
@@ -268,12 +285,21 @@ export function createAnswerer(engine, processor) {
   // web-llm's own loop: one forward pass per token.
   async function plain({ messages, schema, maxTokens }) {
     const grammar = await schemaEBNF(schema);
-    const reply = await engine.chat.completions.create({
-      messages, temperature: 0, max_tokens: maxTokens, response_format: { type: "grammar", grammar },
-    });
+    const sampled = [];
+    processor.recording = sampled;
+    let reply;
+    try {
+      reply = await engine.chat.completions.create({
+        messages, temperature: 0, max_tokens: maxTokens, response_format: { type: "grammar", grammar },
+      });
+    } finally {
+      processor.recording = null;
+    }
     const usage = reply.usage;
     return { text: reply.choices[0].message.content || "", finish_reason: reply.choices[0].finish_reason,
-             usage: { ...usage, extra: { ...usage.extra, decode: "plain", forward_passes: usage.completion_tokens } } };
+             usage: { ...usage, extra: { ...usage.extra, decode: "plain", forward_passes: usage.completion_tokens,
+                                         tokens: sampled.map(([token]) => token),
+                                         margins: sampled.map(([, margin]) => margin) } } };
   }
 
   async function forced({ decode, modelUrl, messages, schema, maxTokens }) {
@@ -288,6 +314,7 @@ export function createAnswerer(engine, processor) {
       const result = await decodeForced(tools, compiled, {
         maxTokens,
         interrupted: () => stop,
+        margin: () => processor.margin,
         // web-llm templates and prefills the prompt itself, exactly as for a plain answer, and samples the first token.
         first: (mask) => armed(mask, async () => {
           prompt = await engine.chat.completions.create({ messages, max_tokens: 1, temperature: 0 });
@@ -315,6 +342,8 @@ export function createAnswerer(engine, processor) {
             forced_tokens: result.forced,
             sampled_tokens: result.sampled,
             forced_trace: result.trace,
+            tokens: result.ids,
+            margins: result.margins,
             time_to_first_token_s: firstS,
             prefill_tokens_per_s: promptTokens / firstS,
             // the answer's tokens after the first per second from the first to the end (forced ones included)

@@ -14,6 +14,7 @@ from tvm import relax
 from tvm.s_tir import dlight as dl
 from tvm.target import Target
 
+from convert.models.attention_merge import replace_attention_merge
 from convert.models.config import DecoderConfig
 from convert.models.decoder import CausalLM
 from webslm.q4 import Quantization
@@ -45,6 +46,7 @@ def build_ir_module(cfg: DecoderConfig, quant: Quantization, target: Target,
     model = CausalLM(cfg, quant, lora_rank)
     with target:
         mod, named_params = model.export_tvm(spec=model.get_default_spec())
+    mod = replace_attention_merge(mod, cfg.num_attention_heads, cfg.head_dim, quant.model_dtype)
     params = [ParamSpec(name, tuple(int(d) for d in p.shape), p.dtype) for name, p in named_params]
     mod.update(sampling_module(cfg.vocab_size))
     metadata = model_metadata(cfg, quant, params, lora_rank)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from evalharness.journal import PROGRESS_FILE, Journal, read_progress, settings_of
 from evalharness.predict import evaluate_runs, load_examples
 from evalharness.report import REPORT_FILE
 from webslm.atomic import check_output
 from webslm.domain import load_domain
+from webslm.errors import WebslmError
 from webslm.q4 import BASE_WEIGHTS
 
 BACKEND_MODULES = {"torch": "evalharness.torch_backend", "endpoint": "evalharness.endpoint",
@@ -25,12 +27,16 @@ def run_eval(args) -> int:
     if args.endpoint and args.backend == "torch":
         args.backend = "endpoint"
     domain = load_domain(args.domain)
-    # a previous evaluation is marked by its report (written last); anything else in --out is not ours to overwrite
-    check_output(args.out, REPORT_FILE, inputs=[args.test_file], force=args.force, what="evaluation")
     load_examples(args.test_file, domain.system_prompt, args.limit)  # bad test files fail before models load
-    with importlib.import_module(BACKEND_MODULES[args.backend]).open_runs(args, domain) as runs:
-        results, interrupted = evaluate_runs(args.test_file, args.out, runs, domain, args.limit,
-                                             progress=not args.quiet)
+    journal = _open_journal(args)
+    complete = False
+    try:
+        with importlib.import_module(BACKEND_MODULES[args.backend]).open_runs(args, domain) as runs:
+            results, interrupted = evaluate_runs(args.test_file, args.out, runs, domain, args.limit,
+                                                 progress=not args.quiet, journal=journal)
+        complete = not interrupted
+    finally:
+        journal.close(complete)
     if getattr(args, "parity", False) and len({m["n"] for m in results.values()}) == 1:
         from transformers import AutoTokenizer
 
@@ -52,6 +58,28 @@ def run_eval(args) -> int:
     return 0
 
 
+def _open_journal(args) -> Journal:
+    """The progress journal for --out: a new one, or with --resume the unfinished evaluation's, checked against the
+    flags given now. A previous evaluation is marked by its report (written last) or its journal; anything else in
+    --out is not ours to overwrite."""
+    progress = Path(args.out) / PROGRESS_FILE
+    settings = settings_of(args)
+    if progress.is_file() and not args.force:
+        if not args.resume:
+            _, done = read_progress(progress)
+            raise WebslmError(f"--out {args.out}: holds an unfinished evaluation ({sum(map(len, done.values()))} "
+                              f"example(s) answered, {PROGRESS_FILE}); nothing was written. Pass --resume to "
+                              "continue it, or --force to start over")
+        check_output(args.out, PROGRESS_FILE, inputs=[args.test_file], force=True, what="evaluation")
+        return Journal.resume(args.out, settings)
+    if args.resume and (Path(args.out) / REPORT_FILE).is_file() and not args.force:
+        raise WebslmError(f"--out {args.out}: the evaluation there is finished (no {PROGRESS_FILE}); nothing to "
+                          "resume. Pass --force to run it again")
+    marker = PROGRESS_FILE if progress.is_file() else REPORT_FILE
+    check_output(args.out, marker, inputs=[args.test_file], force=args.force, what="evaluation")
+    return Journal.start(args.out, settings)
+
+
 def run_serve_api(args) -> int:
     from evalharness.serve_api import serve
 
@@ -64,6 +92,9 @@ def register(sub) -> None:
     e.add_argument("test_file", type=Path, metavar="TEST.jsonl", help="seed or chat records")
     e.add_argument("--out", type=Path, required=True, help="directory for predictions.jsonl, metrics.json, report.md")
     e.add_argument("--force", action="store_true", help="replace --out if it holds a previous evaluation")
+    e.add_argument("--resume", action="store_true",
+                   help="continue the unfinished evaluation in --out (same test file and flags): examples already "
+                        "answered are kept (OUT/progress.jsonl), the rest are answered; starts one if there is none")
     e.add_argument("--backend", default="torch", choices=list(BACKEND_MODULES), help="(torch)")
     e.add_argument("--model", default=None, help="model: 'default', a local HF dir, or a hub id "
                                                  "(default: the adapter's base, else 'default')")

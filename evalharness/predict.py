@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from evalharness.journal import check_resumed_rows
 from evalharness.metrics import summarize
 from evalharness.report import write_report
 from webslm import atomic
@@ -136,9 +137,13 @@ def unknown_places(outcome: dict, prefix: str | None = None) -> list[str]:
     return [p["message"][len(prefix):].removesuffix(" is") for p in problems]
 
 
-def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progress: bool = True) -> list[dict]:
+def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progress: bool = True,
+             done: list[dict] = (), record: Callable[[list[dict]], None] | None = None) -> list[dict]:
     """Prediction rows for every example; a failing reference is an error in the test file, not in the model,
-    except a place the gazetteer does not know: a gap in our data, scored as a miss (`gazetteer_gap`)."""
+    except a place the gazetteer does not know: a gap in our data, scored as a miss (`gazetteer_gap`).
+
+    `done`: rows already finished for the first examples (a resumed evaluation); only the rest are answered.
+    `record` is given each batch's new rows as soon as they exist (the progress journal)."""
     references = execute_outputs([(ex.reference_text, ex.instruction) for ex in examples], domain)
     prefix = constant("grounding", "UNKNOWN_PLACE")
     for ex, ref in zip(examples, references):  # a reference's gap is worked out once, not per row written
@@ -152,11 +157,11 @@ def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progres
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(examples), desc=f"eval {run.name}", unit="ex", dynamic_ncols=True)
-    rows = []
+        bar = tqdm(total=len(examples), initial=len(done), desc=f"eval {run.name}", unit="ex", dynamic_ncols=True)
+    rows = list(done)
     chunk = run.chunk or chunk
     try:
-        _generate_rows(examples, references, run, domain, chunk, bar, rows)
+        _generate_rows(examples[len(done):], references[len(done):], run, domain, chunk, bar, rows, record)
     except KeyboardInterrupt:
         raise EvaluationInterrupted(rows) from None
     finally:
@@ -165,8 +170,9 @@ def evaluate(examples: list[Example], run: Run, domain, chunk: int = 16, progres
     return rows
 
 
-def _generate_rows(examples, references, run, domain, chunk, bar, rows) -> None:
+def _generate_rows(examples, references, run, domain, chunk, bar, rows, record) -> None:
     for start in range(0, len(examples), chunk):
+        finished_before = len(rows)
         batch = examples[start:start + chunk]
         messages = [[{"role": "system", "content": ex.system}, {"role": "user", "content": ex.instruction}]
                     for ex in batch]
@@ -202,24 +208,34 @@ def _generate_rows(examples, references, run, domain, chunk, bar, rows) -> None:
                 **({"speed": gen.speed} if gen.speed else {}),
                 **({"page": gen.page} if gen.page else {}),
             })
+        if record:
+            record(rows[finished_before:])
         if bar:
             bar.update(len(batch))
 
 
 def evaluate_runs(test_file: Path, out: Path, runs, domain, limit: int | None = None, chunk: int = 16,
-                  progress: bool = True) -> tuple[dict[str, dict], bool]:
+                  progress: bool = True, journal=None) -> tuple[dict[str, dict], bool]:
     """Every run on the same examples; returns (metrics per run, interrupted).
 
     Ctrl-C keeps what is done: the interrupted run's finished examples are written and scored, and the runs after it
     answer just those examples (quick references such as torch), so the report still compares like with like.
-    A second Ctrl-C stops at once.
+    A second Ctrl-C stops at once. `journal` (evalharness.journal.Journal): finished rows are appended to it as they
+    come, and a resumed journal's rows are not answered again.
     """
     examples = load_examples(test_file, domain.system_prompt, limit)
     results, info, rows_by_run = {}, {}, {}
     interruptions = 0
     for run in runs:
+        done, record = [], None
+        if journal is not None:
+            done = journal.finished(run.name)
+            check_resumed_rows(journal.path, run.name, done, examples)
+            if done:
+                print(f"resuming {run.name}: {len(done)} of {len(examples)} example(s) already answered", flush=True)
+            record = lambda rows, name=run.name: journal.record(name, rows)  # noqa: E731
         try:
-            rows = evaluate(examples, run, domain, chunk=chunk, progress=progress)
+            rows = evaluate(examples, run, domain, chunk=chunk, progress=progress, done=done, record=record)
         except EvaluationInterrupted as stop:
             rows, interruptions = stop.rows, interruptions + 1
             print(f"interrupted: writing the {len(rows)} finished example(s) of {run.name}", flush=True)

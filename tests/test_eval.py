@@ -285,3 +285,62 @@ def test_the_invented_places_set_loads_and_every_reference_is_refused():
     outcomes = execute_outputs([(ex.reference_text, ex.instruction) for ex in examples], domain)
     assert [o["stage"] for o in outcomes] == ["grounding"] * 30
     assert all("I don't know where" in o["reason"] for o in outcomes)
+
+
+def test_a_stopped_evaluation_resumes_where_it_stopped_and_answers_nothing_twice(tmp_path, domain):
+    from evalharness.journal import PROGRESS_FILE, Journal
+    from evalharness.predict import evaluate_runs
+
+    data = write_tiny_dataset(tmp_path / "t.jsonl", n=5)
+    out = tmp_path / "out"
+    answer = '{"tool": "zoom", "arguments": {"amount": 2}}'
+    asked = []
+
+    def backend(crash_after=None):
+        def generate(messages_list):
+            if crash_after is not None and len(asked) == crash_after:
+                raise RuntimeError("the machine went away")
+            asked.extend(m[1]["content"] for m in messages_list)
+            return [Generation(answer, 0.1) for _ in messages_list]
+        return generate
+
+    settings = {"test_sha256": "x", "decode": "forced"}
+    journal = Journal.start(out, settings)
+    with pytest.raises(RuntimeError):
+        evaluate_runs(data, out, [Run("browser", backend(crash_after=2), chunk=1)], domain, progress=False,
+                      journal=journal)
+    journal.close(complete=False)
+    assert len((out / PROGRESS_FILE).read_text().splitlines()) == 1 + 2  # the header and the two answered
+
+    with pytest.raises(WebslmError, match="--decode was 'forced' when this evaluation started and is 'plain' now"):
+        Journal.resume(out, {**settings, "decode": "plain"})
+    (out / PROGRESS_FILE).write_text((out / PROGRESS_FILE).read_text() + '{"run": "browser", "ro')  # cut mid-write
+    journal = Journal.resume(out, settings)
+    first_two = list(asked)
+    results, interrupted = evaluate_runs(data, out, [Run("browser", backend(), chunk=1)], domain, progress=False,
+                                         journal=journal)
+    journal.close(complete=not interrupted)
+    assert asked[2:] == [json.loads(line)["instruction"] for line in data.read_text().splitlines()[2:]]
+    assert len(asked) == 5 and first_two == asked[:2]
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [r["instruction"] for r in rows] == asked and results["browser"]["n"] == 5
+    assert not (out / PROGRESS_FILE).exists()  # finished: the journal is gone
+
+
+def test_eval_cli_refuses_an_unfinished_folder_without_resume_and_checks_the_flags_with_it(tmp_path, capsys):
+    from evalharness.journal import Journal, settings_of
+    from webslm.cli import build_parser, main
+
+    data = write_tiny_dataset(tmp_path / "t.jsonl", n=3)
+    out = tmp_path / "ev"
+    argv = ["eval", str(data), "--backend", "browser", "--bundle", str(tmp_path / "no-bundle"), "--out", str(out)]
+    journal = Journal.start(out, settings_of(build_parser().parse_args(argv)))
+    journal.record("browser", [{"where": f"{data}:1", "instruction": "x"}])
+    journal.close(complete=False)
+    assert main(argv) == 2
+    assert "holds an unfinished evaluation (1 example(s) answered" in capsys.readouterr().err
+    assert main(argv + ["--resume", "--decode", "plain"]) == 2
+    assert "--decode was 'forced' when this evaluation started" in capsys.readouterr().err
+    assert main(argv + ["--resume"]) == 2  # the right flags get past the journal to the backend: no bundle there
+    assert "no-bundle" in capsys.readouterr().err
+    assert (out / "progress.jsonl").is_file()  # and the journal is still there to resume

@@ -557,6 +557,22 @@ def test_a_known_place_keeps_the_request_from_offering_unknown_ones(domain):
     assert {n for branch in flights for n in _place_enums(branch)} == {"Paris"}
 
 
+@pytest.mark.parametrize("request_, offered", [
+    ("pin Zanzibar Prime", {"Zanzibar Prime"}),  # Zanzibar is known; "Zanzibar Prime" is not Zanzibar
+    ("fly to London Heathrow please", {"London Heathrow"}),
+    ("fly to Paris France", {"Paris", "France"}),  # a qualifier that is a place itself
+    ("Fly To Paris Now", {"Paris"}),  # a common word after the name
+    ("pin Zanzibar. Prime time", {"Zanzibar"}),  # punctuation ends the name
+    ("pin Zanzibar", {"Zanzibar"}),
+])
+def test_a_known_name_continued_by_an_unknown_word_is_not_that_place(domain, request_, offered):
+    """A request's name is all of its capitalised run: the gazetteer knowing a first part of it does not make the
+    part the place meant, and the part it knows is then not offered (grounding refuses the whole name by name)."""
+    branches = [b for b in domain.rules.narrow([request_])[0]["anyOf"]
+                if b["properties"]["tool"]["const"] in ("flyTo", "addPoint")]
+    assert {n for branch in branches for n in _place_enums(branch)} == offered
+
+
 def _place_enums(node) -> set[str]:
     found = set()
     if isinstance(node, dict):

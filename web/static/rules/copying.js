@@ -362,6 +362,22 @@ const holdsList = (node, n) => Object.values(node.properties || {}).some((p) => 
 const isCoordinateObject = (node) =>
   COORDINATE_KEYS.every((k) => isObject(node.properties?.[k]) && node.properties[k][COPY_KEY] === true);
 
+// Whether every time `span` occurs in `request` a capitalised word follows it that continues the name: not a common
+// word, not a place itself (a qualifier: "Paris France"), and the longer name not one the gazetteer knows. Then the
+// request names something longer that the gazetteer lacks ("pin Zanzibar Prime", "Berlin Wall" if unknown), and the
+// part it knows is not that place: acting on it would be confidently wrong.
+function extendedEverywhere(request, span, isKnownName) {
+  const escaped = span.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const occurrences = [...String(request).matchAll(new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])(\\s+(\\S+))?`, "gu"))];
+  if (!occurrences.length) return false;
+  return occurrences.every((m) => {
+    if (!m[1]) return false;
+    const next = m[2].replace(SPAN_EDGES, "");
+    return /^\p{Lu}/u.test(next) && /^[\p{L}'-]+$/u.test(next) && !COMMON_WORDS.has(next.toLowerCase()) &&
+      !isKnownName(next) && !isKnownName(`${span} ${next}`);
+  });
+}
+
 // `schema` narrowed to what `request` can mean (the rules at the top of this file); isPlace(name): whether the
 // gazetteer knows a name (null: no gazetteer, any span may be a place). A schema nothing could satisfy any more
 // comes back unchanged. Lengths count code points, as JSON Schema does.
@@ -371,16 +387,17 @@ export function forRequest(schema, request, isPlace = null) {
   // a cue phrase's words are not a place: "show everything in Columbus view" names a scene mode, not Columbus
   const phrases = cueMatches(request, cuePhrases(schema))
     .map(([s, e]) => words.slice(s, e).join(" ").replace(SPAN_EDGES, ""));
-  const known = (s) => (!isPlace || (mayNamePlace(s) && isPlace(s))) && !within(s, phrases);
+  const isKnownName = (s) => !isPlace || (mayNamePlace(s) && isPlace(s));
+  const known = (s) => isKnownName(s) && !within(s, phrases) && !(isPlace && extendedEverywhere(request, s, isKnownName));
   // "fly to Paris? no, Rome": a place named after the request's last correction replaces the ones before it
   const corrected = correctedFrom(request);
   const after = corrected ? requestSpans(request.slice(corrected)).filter(known) : [];
   const places = after.length ? after : spans.filter(known);
   const located = coordinatePairs(request);
   // a request that names no known place may name one the gazetteer lacks: the model may copy it (to be refused by
-  // name at grounding) rather than turn it into another action
+  // name at grounding) rather than turn it into another action; a part of it the gazetteer knows is not offered
   const unknown = isPlace && !places.length && !located.length
-    ? placeLikeSpans(request).filter((s) => !within(s, phrases)) : [];
+    ? placeLikeSpans(request).filter((s) => !within(s, phrases) && !isKnownName(s)) : [];
   const pairs = located.flatMap((loc) => loc.pairs);
   const listed = listedLocations(request, isPlace || (() => false));
   const colors = colorsNamed(request);

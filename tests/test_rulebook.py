@@ -573,6 +573,18 @@ def test_a_known_name_continued_by_an_unknown_word_is_not_that_place(domain, req
     assert {n for branch in branches for n in _place_enums(branch)} == offered
 
 
+@pytest.mark.parametrize("request_, tools", [
+    ("zoom to Gotham", {"flyTo"}),  # a zoom would act on a request naming a place we cannot ground
+    ("zoom in twice", {"flyTo", "zoom"}),  # "twice" is offered as a name, but it is not capitalised
+    ("Zoom In Twice", {"flyTo", "zoom"}),  # title case: capitals say nothing
+    ("set time to Monday 9am", {"flyTo", "setTime", "zoom"}),  # a date's words are not names
+    ("zoom in", {"zoom"}),
+])
+def test_a_request_naming_only_an_unknown_place_is_answered_by_a_tool_that_takes_one(domain, request_, tools):
+    """Then grounding refuses the name ("I don't know where 'Gotham' is") instead of the page zooming."""
+    assert {b["properties"]["tool"]["const"] for b in domain.rules.narrow([request_])[0]["anyOf"]} == tools
+
+
 def _place_enums(node) -> set[str]:
     found = set()
     if isinstance(node, dict):

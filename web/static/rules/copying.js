@@ -378,6 +378,15 @@ function extendedEverywhere(request, span, isKnownName) {
   });
 }
 
+// (span) => whether `span` reads as a proper name in `request`: its first word (after "the") is capitalised and most
+// of the request's other words are not, so capitals carry meaning there.
+function isCapitalisedName(request) {
+  const words = wordsOf(request).slice(1).map((w) => w.replace(SPAN_EDGES, "")).filter((w) => /^\p{L}/u.test(w));
+  const capitalised = words.filter((w) => /^\p{Lu}/u.test(w)).length;
+  const meaningful = capitalised <= words.length / 2;
+  return (span) => meaningful && /^\p{Lu}/u.test(span.replace(/^the\s+/i, ""));
+}
+
 // `schema` narrowed to what `request` can mean (the rules at the top of this file); isPlace(name): whether the
 // gazetteer knows a name (null: no gazetteer, any span may be a place). A schema nothing could satisfy any more
 // comes back unchanged. Lengths count code points, as JSON Schema does.
@@ -625,7 +634,14 @@ export function forRequest(schema, request, isPlace = null) {
     }
     return [out, announced];
   }
-  const holding = isObject(schema) ? (schema.anyOf || []).filter((b) => quantityPatterns(b).length) : [];
-  const [narrowed] = walk(measured && holding.length ? { ...schema, anyOf: holding } : schema);
+  // a request whose only place is a name the gazetteer lacks ("zoom to Gotham") is answered by a tool that takes a
+  // place, which grounding then refuses by name: a tool without one (a zoom) would act on a request we cannot ground.
+  // A name is a capitalised span in a request whose other words are not capitalised ("Zoom In Twice" says nothing).
+  const named = isCapitalisedName(request);
+  const placed = unknown.some((s) => named(s) && !dates.some((d) => d.includes(s))) && isObject(schema)
+    ? (schema.anyOf || []).filter(holdsLocation) : [];
+  const offered = placed.length ? { ...schema, anyOf: placed } : schema;
+  const holding = isObject(offered) ? (offered.anyOf || []).filter((b) => quantityPatterns(b).length) : [];
+  const [narrowed] = walk(measured && holding.length ? { ...offered, anyOf: holding } : offered);
   return narrowed === UNWRITABLE ? schema : narrowed;
 }

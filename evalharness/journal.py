@@ -2,9 +2,10 @@
 
 While an evaluation runs, every finished example's prediction row is appended to OUT/progress.jsonl and flushed, so
 a run stopped by anything (a closed laptop, a killed job, a session's end) loses at most the example in flight. The
-journal's first line records what decides the answers (the test file's sha256, the domain, the backend and the
-answer-shaping flags); `--resume` continues only an evaluation with exactly those, and says which one differs
-otherwise. A finished evaluation (report.md written with every example) removes its journal.
+journal's first line records what decides the answers (the test file's sha256, the domain, the backend, the
+answer-shaping flags and a digest of the rules: the page's code and the domain pack); `--resume` continues only an
+evaluation with exactly those, and says which one differs otherwise. A finished evaluation (report.md written with
+every example) removes its journal.
 
 Line 1: {"journal": FORMAT, "settings": {...}}; then one {"run": NAME, "row": {...}} per finished example. A last line
 cut off mid-write is ignored (that example is answered again).
@@ -16,7 +17,8 @@ import json
 import os
 from pathlib import Path
 
-from webslm.digest import sha256_file
+from webslm import REPO_ROOT
+from webslm.digest import sha256_file, sha256_files
 from webslm.errors import WebslmError
 
 PROGRESS_FILE = "progress.jsonl"
@@ -29,12 +31,17 @@ ANSWER_FLAGS = ("domain", "backend", "limit", "model", "adapter", "base_weights"
 
 
 def settings_of(args) -> dict:
-    """What the journal's header records: the test file's identity and the answer-shaping flags."""
+    """What the journal's header records: the test file's identity, the answer-shaping flags, and the rules that
+    narrow and execute answers (the page's code, web/static, which every backend's rulebook is, and the domain pack
+    with its gazetteer)."""
     flags = {}
     for name in ANSWER_FLAGS:
         value = getattr(args, name, None)
         flags[name] = str(Path(value).resolve()) if isinstance(value, Path) else value
-    return {"test_file": str(Path(args.test_file).resolve()), "test_sha256": sha256_file(args.test_file), **flags}
+    rules = sorted(p for folder in (REPO_ROOT / "web" / "static", REPO_ROOT / "domains" / str(args.domain))
+                   for p in folder.rglob("*") if p.is_file())
+    return {"test_file": str(Path(args.test_file).resolve()), "test_sha256": sha256_file(args.test_file), **flags,
+            "rules_sha256": sha256_files(rules)}
 
 
 class Journal:
@@ -65,8 +72,8 @@ class Journal:
         recorded = header.get("settings") or {}
         for key in sorted(set(recorded) | set(settings)):
             if recorded.get(key) != settings.get(key):
-                what = {"test_sha256": "the test file's contents", "test_file": "the test file"}.get(
-                    key, f"--{key.replace('_', '-')}")
+                what = {"test_sha256": "the test file's contents", "test_file": "the test file",
+                        "rules_sha256": "the rules (web/static, the domain pack)"}.get(key, f"--{key.replace('_', '-')}")
                 raise WebslmError(f"{path}: cannot resume: {what} was {recorded.get(key)!r} when this evaluation "
                                   f"started and is {settings.get(key)!r} now. Resume with the same settings, or "
                                   f"pass --force to start over")

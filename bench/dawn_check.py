@@ -72,14 +72,7 @@ def main() -> int:
             steps.append(logits)
             tokens.append(int(logits.argmax()))
             decode_s.append(seconds)
-        answer = tokens[:CHUNK]
-        model.reset()
-        model.forward(prompt, "prefill")
-        chunked, chunk_s = model.forward(answer, "prefill")
-        model.reset()
-        model.forward(prompt, "prefill")
-        for token in answer:
-            one_by_one, _ = model.forward([token], "decode")
+        chunked, one_by_one, chunk_s = model.chunk_after_prompt(prompt, tokens[:CHUNK])
         info = model.info
 
     result = {

@@ -47,9 +47,8 @@ def settings_of(args) -> dict:
 class Journal:
     """The append-only progress file of one evaluation folder."""
 
-    def __init__(self, out: Path, settings: dict, done: dict[str, list[dict]] | None = None):
+    def __init__(self, out: Path, done: dict[str, list[dict]] | None = None):
         self.path = Path(out) / PROGRESS_FILE
-        self.settings = settings
         self.done = done or {}
         self.recorded = 0
         self._file = None
@@ -57,7 +56,7 @@ class Journal:
 
     @classmethod
     def start(cls, out: Path, settings: dict) -> "Journal":
-        journal = cls(out, settings)
+        journal = cls(out)
         journal._made_folder = not journal.path.parent.exists()
         journal.path.parent.mkdir(parents=True, exist_ok=True)
         journal._file = open(journal.path, "w", encoding="utf-8")
@@ -77,7 +76,7 @@ class Journal:
                 raise WebslmError(f"{path}: cannot resume: {what} was {recorded.get(key)!r} when this evaluation "
                                   f"started and is {settings.get(key)!r} now. Resume with the same settings, or "
                                   f"pass --force to start over")
-        journal = cls(out, settings, done)
+        journal = cls(out, done)
         journal._file = open(path, "a", encoding="utf-8")
         return journal
 

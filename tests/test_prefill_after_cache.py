@@ -42,13 +42,7 @@ def test_a_chunk_after_the_prompt_equals_the_same_tokens_decoded_one_by_one(tmp_
     conv = json.loads((bundle / "mlc-chat-config.json").read_text())["conv_template"]
     prompt = encode_prompt(AutoTokenizer.from_pretrained(source), conv, None, MESSAGES)
     with DawnModel(bundle) as model:
-        model.reset()
-        model.forward(prompt, "prefill")
-        chunked, _ = model.forward(CHUNK, "prefill")
-        model.reset()
-        model.forward(prompt, "prefill")
-        for token in CHUNK:
-            one_by_one, _ = model.forward([token], "decode")
+        chunked, one_by_one, _ = model.chunk_after_prompt(prompt, CHUNK)
         model.reset()
         whole, _ = model.forward(prompt + CHUNK, "prefill")
     error = float(np.abs(chunked - one_by_one).max())

@@ -112,6 +112,19 @@ class DawnModel:
             tokens.append(int(logits.argmax()))
         return per_step, tokens
 
+    def chunk_after_prompt(self, prompt_ids: list[int], tokens: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
+        """After the prompt's prefill: the logits of `tokens` prefilled in one pass, the logits of the same tokens
+        decoded one at a time, and the one pass's seconds. They must agree: it is the forced-token loop's path
+        (convert/models/attention_merge.py). Starts from an empty KV cache, twice."""
+        self.reset()
+        self.forward(prompt_ids, "prefill")
+        chunked, seconds = self.forward(tokens, "prefill")
+        self.reset()
+        self.forward(prompt_ids, "prefill")
+        for token in tokens:
+            one_by_one, _ = self.forward([token], "decode")
+        return chunked, one_by_one, seconds
+
     def write_params(self, arrays: dict[int, np.ndarray]) -> None:
         """Overwrite library parameters in place on the GPU ({index in the library's parameter list: array}), as
         the page swaps a runtime LoRA adapter. Reset afterwards: the KV cache holds the old weights' keys."""

@@ -49,7 +49,7 @@ import { LENGTH_UNITS } from "./quantities.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
 import {
   COMMON_WORDS, COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
-  coordinatePairs, correctedFrom, listedLocations, mayNamePlace, overlaps, placeLikeSpans, retracted,
+  coordinatePairs, correctedFrom, escapeRegExp, listedLocations, mayNamePlace, overlaps, placeLikeSpans, retracted,
 } from "./locations.js";
 
 const MIN_ROUTE = 3;  // a list this long is a route or an area, not one place ("from Lima to Quito" may be a flight)
@@ -367,8 +367,7 @@ const isCoordinateObject = (node) =>
 // request names something longer that the gazetteer lacks ("pin Zanzibar Prime", "Berlin Wall" if unknown), and the
 // part it knows is not that place: acting on it would be confidently wrong.
 function extendedEverywhere(request, span, isKnownName) {
-  const escaped = span.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const occurrences = [...String(request).matchAll(new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])(\\s+(\\S+))?`, "gu"))];
+  const occurrences = [...String(request).matchAll(new RegExp(`(?<![\\p{L}\\p{N}])${escapeRegExp(span)}(?![\\p{L}\\p{N}])(\\s+(\\S+))?`, "gu"))];
   if (!occurrences.length) return false;
   return occurrences.every((m) => {
     if (!m[1]) return false;

@@ -62,9 +62,9 @@ const BARE_PAIR = new RegExp(
 export const LIST_JOINERS = [",", ";", "/", "&", "->", "and", "to", "then", "or", ", and", ", then", "through", "via",
                              "and then", "then on to", "and on to", "by way of", ", via", ", through", ", then on to",
                              ", and then"];
-const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+export const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 const JOINER = new RegExp(
-  `^\\s*(?:${[...LIST_JOINERS].sort((a, b) => b.length - a.length).map(escape).join("|")})\\s*$`, "i");
+  `^\\s*(?:${[...LIST_JOINERS].sort((a, b) => b.length - a.length).map(escapeRegExp).join("|")})\\s*$`, "i");
 const LIST_MARK = "(?:^|\\s)(?:-+>?|&)(?:\\s|$)|^/|/$";
 const LIST_MARK_RE = new RegExp(LIST_MARK);
 const BREAK = new RegExp(`[,;]|${LIST_MARK}`);

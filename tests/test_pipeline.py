@@ -94,3 +94,26 @@ def test_the_whole_pipeline_runs_on_a_local_model_directory(tmp_path):
 
     conv = json.loads((bundles / "tiny-qwen3-lora4-q4f32_1" / "mlc-chat-config.json").read_text())["conv_template"]
     assert conv["role_empty_sep"] == "\n<think>\n\n</think>\n\n"
+
+
+def test_outputs_made_from_another_model_of_the_same_name_are_refused_not_reused(tmp_path):
+    """Two local models in folders of one name get one run and bundle id; the second must not be served the first's
+    adapter and weights as 'done already'."""
+    import json
+
+    from tests.tiny_models import make_tiny_model
+    from webslm.runs import RUN_MANIFEST
+
+    first = make_tiny_model(tmp_path / "a" / "tiny", arch="qwen3")
+    second = make_tiny_model(tmp_path / "b" / "tiny", arch="qwen3")
+    config = PipelineConfig(workdir=tmp_path / "w", model=str(second), quantizations=("q4f32_1",))
+    steps = pipeline_steps(config)
+    for what, done, _ in steps:
+        done.parent.mkdir(parents=True, exist_ok=True)
+        done.write_text(json.dumps({"base_model_path": str(second)} if done.name == RUN_MANIFEST else {}))
+    assert run_pipeline(config) == tmp_path / "w" / "bundles", "outputs made from this model are reused"
+    run = next(done for what, done, _ in steps if done.name == RUN_MANIFEST)
+    run.write_text(json.dumps({"base_model": str(first), "base_model_path": str(first.resolve())}))
+    with pytest.raises(WebslmError, match=f"{run}: made from the base model {first.resolve()}, not {second}"):
+        run_pipeline(config)
+    assert json.loads(run.read_text())["base_model_path"] == str(first.resolve()), "the other model's run is kept"

@@ -21,6 +21,7 @@ from webslm.base_model import DEFAULT_MODEL, model_short_name, resolve_model
 from webslm.errors import WebslmError
 from webslm.q4 import QUANTIZATIONS
 from webslm.runs import RUN_MANIFEST
+from webslm.strict_json import read_json_object
 
 DOMAINS = ("cesium", "cad")
 
@@ -102,11 +103,26 @@ def pipeline_steps(cfg: PipelineConfig) -> list[tuple[str, Path, list[str]]]:
     return steps
 
 
+def check_made_from(done: Path, model: str) -> None:
+    """Refuse a finished step's output made from another base model than `model`: two local models whose folders
+    share a name share a run and a bundle id, and skipping the step would serve the first model's adapter and
+    weights as the second's. Outputs that record no base (data, older runs) are taken as they are."""
+    recorded = read_json_object(done) if done.name in (RUN_MANIFEST, BUNDLE_MANIFEST) else {}
+    made_from = recorded.get("base_model_path") or recorded.get("base_model")
+    if not made_from or made_from == model:
+        return
+    wanted = Path(resolve_model(model)).resolve()
+    if Path(made_from).resolve() != wanted:
+        raise WebslmError(f"{done}: made from the base model {made_from}, not {wanted}; it is kept as it is: pass "
+                          f"another --workdir for this model (or move {done.parent} away)")
+
+
 def run_pipeline(cfg: PipelineConfig) -> Path:
     """Run every step not yet done; returns the bundles directory to serve."""
     steps = pipeline_steps(cfg)
     for i, (what, done, args) in enumerate(steps, 1):
         if done.exists():
+            check_made_from(done, cfg.model)
             print(f"[demo {i}/{len(steps)}] {what}: done already ({done})", flush=True)
             continue
         command = [sys.executable, "-m", "webslm.cli", *args]

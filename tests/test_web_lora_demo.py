@@ -47,9 +47,20 @@ def test_adapter_swaps_in_the_demo_worker_without_reloading(setup, chromium):  #
         loaded = base_loads()
         assert loaded == (shards, 1)
 
+        # what the progress line shows during each swap (it shows the download, then hides)
+        page.evaluate("""() => {
+          const text = document.getElementById("progress-text");
+          window.progressShown = [];
+          new MutationObserver(() => window.progressShown.push(text.textContent))
+            .observe(text, { childList: true, characterData: true, subtree: true });
+        }""")
+        shown = {}
         swaps = {}
         for adapter_id in ("adapter-a", "adapter-cad", None, "adapter-b", "adapter-a"):
+            page.evaluate("window.progressShown.length = 0")
             r = page.evaluate("id => window.webslm.setAdapter(id)", adapter_id)
+            shown.setdefault(adapter_id, []).append(page.evaluate("window.progressShown"))
+            assert page.is_hidden("#progress"), "the progress line hides when the adapter is in"
             assert r["ok"], r
             swaps.setdefault(adapter_id, []).append(r["result"])
             s = page.evaluate("window.webslm.state()")
@@ -63,6 +74,13 @@ def test_adapter_swaps_in_the_demo_worker_without_reloading(setup, chromium):  #
         assert swaps["adapter-cad"][0]["bytes_fetched"] == adapter_bytes
         assert swaps[None][0]["bytes_fetched"] == 0 and swaps[None][0]["tensors"] == first["tensors"]  # zeros
         assert base_loads() == loaded  # no reload: the base's shards and library were fetched once
+        mb = f"{adapter_bytes / 1e6:.2f} MB"
+        for adapter_id in ("adapter-a", "adapter-cad"):
+            first_shown = shown[adapter_id][0]
+            assert first_shown and all(t.startswith(f"downloading adapter {adapter_id}: ") and t.endswith(f" % of {mb}")
+                                       for t in first_shown), first_shown
+            assert first_shown[-1] == f"downloading adapter {adapter_id}: 100 % of {mb}", first_shown
+        assert shown["adapter-a"][1] == [] and shown[None] == [[]], "nothing downloads, nothing is shown"
         log = page.inner_text("#log")
         assert "tensors" in log and "MB fetched" in log
         for r in (first, again):

@@ -15,14 +15,26 @@ const fetched = new Map(); // adapter URL (id + revision) -> {adapter, records}:
 // new adapter). Where there is no Cache API (not a secure context) every visit fetches.
 export const ADAPTER_CACHE = "webslm-adapters";
 
-// The bytes at `url` and whether they came over the network.
-async function fetchKept(url) {
+// The bytes at `url` and whether they came over the network; onBytes(n) as each piece of the body arrives (all at
+// once when the browser kept the file).
+async function fetchKept(url, onBytes = () => {}) {
   const cache = typeof caches !== "undefined" ? await caches.open(ADAPTER_CACHE) : null;
   const kept = cache && (await cache.match(url));
-  if (kept) return { bytes: new Uint8Array(await kept.arrayBuffer()), network: false };
+  if (kept) {
+    const bytes = new Uint8Array(await kept.arrayBuffer());
+    onBytes(bytes.byteLength);
+    return { bytes, network: false };
+  }
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  const bytes = new Uint8Array(await response.arrayBuffer());
+  const pieces = [];
+  const reader = response.body.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    pieces.push(r.value);
+    onBytes(r.value.byteLength);
+  }
+  const bytes = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+  pieces.reduce((at, p) => { bytes.set(p, at); return at + p.byteLength; }, 0);
   if (cache) await cache.put(url, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
   return { bytes, network: true };
 }
@@ -42,16 +54,22 @@ export async function forgetKeptAdapters() {
   if (typeof caches !== "undefined") await caches.delete(ADAPTER_CACHE);
 }
 
-// `adapter` is an entry of api/adapters.json with its `url` made absolute (site.js fetchAdapters).
-async function fetchAdapter(adapter) {
+// `adapter` is an entry of api/adapters.json with its `url` made absolute (site.js fetchAdapters);
+// onProgress({loaded, total}) in bytes of its shards while they download (tens of MB: seconds on a slow network).
+async function fetchAdapter(adapter, onProgress) {
   if (fetched.has(adapter.url)) return { ...fetched.get(adapter.url), bytes_fetched: 0 };
   const index = await fetchKept(adapter.url + "tensor-cache.json");
   const cache = JSON.parse(new TextDecoder().decode(index.bytes));
   const indexByName = new Map(adapter.params.map((p) => [p.name, p.index]));
   const records = [];
   let bytesFetched = 0;
+  const total = cache.records.reduce((n, shard) => n + shard.nbytes, 0);
+  let loaded = 0;
   for (const shard of cache.records) {
-    const { bytes: data, network } = await fetchKept(adapter.url + shard.dataPath);
+    const { bytes: data, network } = await fetchKept(adapter.url + shard.dataPath, (n) => {
+      loaded += n;
+      onProgress({ loaded, total });
+    });
     if (network) bytesFetched += data.byteLength;
     for (const r of shard.records) {
       if (!indexByName.has(r.name)) throw new Error(`adapter ${adapter.adapter_id}: tensor ${r.name} has no parameter index`);
@@ -66,8 +84,9 @@ async function fetchAdapter(adapter) {
 
 let active = null; // {modelId, adapterId, records} of the adapter now on the GPU
 
-// Swap `adapter` (an api/adapters.json entry with an absolute url; null: back to the base) into `modelId`.
-export async function swapAdapter(engine, modelId, adapter) {
+// Swap `adapter` (an api/adapters.json entry with an absolute url; null: back to the base) into `modelId`;
+// onProgress({loaded, total}) while its files download.
+export async function swapAdapter(engine, modelId, adapter, onProgress = () => {}) {
   const pipeline = engine.loadedModelIdToPipeline && engine.loadedModelIdToPipeline.get(modelId);
   if (!pipeline || !pipeline.params || !pipeline.tvm) {
     throw new Error("this web-llm version does not expose loadedModelIdToPipeline/params: runtime LoRA needs 0.2.86");
@@ -80,7 +99,7 @@ export async function swapAdapter(engine, modelId, adapter) {
     if (adapter.base_model_id !== modelId) {
       throw new Error(`adapter ${adapterId} belongs to ${adapter.base_model_id}, not ${modelId}`);
     }
-    const loaded = await fetchAdapter(adapter);
+    const loaded = await fetchAdapter(adapter, onProgress);
     writes = loaded.records;
     bytesFetched = loaded.bytes_fetched;
   } else if (active && active.modelId === modelId) {

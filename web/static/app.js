@@ -220,6 +220,7 @@ function onProgress(report) {
   }
   $("progress-bar").style.width = `${Math.round(100 * (report.progress || 0))}%`;
   $("progress-text").textContent = report.text || "";
+  if (report.adapter) $("progress").hidden = report.progress >= 1;  // the model's bar hides when it has loaded
 }
 
 async function createAssistant() {

@@ -11,7 +11,8 @@
 //
 // Options: `model` (a model id, "auto": q4f16_1 where the GPU has shader-f16, else q4f32_1; "none": no model),
 // `adapter` (an adapter id, "auto": the first that speaks the domain, "none": the base model), `domain` (a domain
-// pack of the site, default the site's), `onProgress(report)` (web-llm's {progress, text} while loading),
+// pack of the site, default the site's), `onProgress(report)` (web-llm's {progress, text} while the model loads;
+// {progress, text, adapter} while an adapter downloads),
 // `tools` ({name: {description, parameters, run(viewer, args) -> message}}: tools of your own, validated and offered
 // to the model like the domain's), `scenes` ({domain: {prepare(call) -> run, clear()}}: executors for domains that
 // are not a globe), `maxTokens` (per answer), `decode` ("forced", the default: text the request's grammar forces is
@@ -135,11 +136,13 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
   // One of our own requests to the worker, which owns the engine (worker.js lists them); the reply comes over a
   // MessagePort of its own, because web-llm's side of the worker throws on message kinds it does not know.
   let requests = 0;
-  function askWorker(kind, payload) {
+  // onNote(data): the worker's progress messages before the reply.
+  function askWorker(kind, payload, onNote = () => {}) {
     const id = (requests += 1);
     const channel = new MessageChannel();
     return new Promise((resolve, reject) => {
       channel.port1.onmessage = ({ data }) => {
+        if (data.kind.endsWith("Progress")) return onNote(data);
         channel.port1.close();
         if (data.error !== undefined) reject(new Error(data.error));
         else resolve(data.result);
@@ -149,7 +152,11 @@ export async function createMapAssistant({ viewer, model = "auto", adapter = "au
   }
 
   // Swap an adapter (a listing entry, null: the base) into the model.
-  const swapInWorker = (entry) => askWorker("webslm.setAdapter", { modelId: loaded.model_id, adapter: entry });
+  const swapInWorker = (entry) => askWorker("webslm.setAdapter", { modelId: loaded.model_id, adapter: entry },
+    ({ loaded: got, total }) => onProgress && onProgress({
+      progress: total ? got / total : 1, adapter: entry.adapter_id,
+      text: `downloading adapter ${entry.adapter_id}: ${Math.floor(100 * got / total)} % of ${(total / 1e6).toFixed(2)} MB`,
+    }));
 
   async function setAdapterNow(id) {
     id = id || null;

@@ -4,7 +4,8 @@
 // LoRA swap overwrites) lives only here:
 //   {kind: "webslm.setAdapter", id, modelId, adapter|null}  posted with a MessagePort (adapter: an
 //   api/adapters.json entry with an absolute url)
-//   -> on that port {kind: "webslm.adapterSet", id, result} or {kind: "webslm.adapterSet", id, error}
+//   -> on that port {kind: "webslm.adapterProgress", id, loaded, total} (bytes) while the adapter downloads, then
+//   {kind: "webslm.adapterSet", id, result} or {kind: "webslm.adapterSet", id, error}
 //   {kind: "webslm.answer", id, decode, modelUrl, messages, schema, maxTokens}  posted with a MessagePort: one greedy
 //   answer under the schema's grammar (forced.js; decode "forced" or "plain") -> on that port
 //   {kind: "webslm.answered", id, result} or {kind: "webslm.answered", id, error}; result: {text, finish_reason, usage}
@@ -30,7 +31,8 @@ async function answer({ id, decode, modelUrl, messages, schema, maxTokens }, por
 
 async function setAdapter({ id, modelId, adapter }, port) {
   try {
-    const result = await swapAdapter(handler.engine, modelId, adapter || null);
+    const progress = ({ loaded, total }) => port.postMessage({ kind: "webslm.adapterProgress", id, loaded, total });
+    const result = await swapAdapter(handler.engine, modelId, adapter || null, progress);
     await handler.engine.resetChat(); // the KV cache holds keys/values computed with the previous adapter
     port.postMessage({ kind: "webslm.adapterSet", id, result });
   } catch (e) {

@@ -26,6 +26,11 @@ READ = [
     ("12am on Jan 1 2000", "2000-01-01T00:00:00Z"),
     ("midnight, 29 February 2024", "2024-02-29T00:00:00Z"),
     ("Sept. 3 2001 11:05:09 p.m.", "2001-09-03T23:05:09Z"),
+    ("Febuary 14 2025", "2025-02-14T00:00:00Z"),     # a long month name with one slip: a letter left out,
+    ("4 Septmeber 2001", "2001-09-04T00:00:00Z"),    # two neighbours swapped,
+    ("Febraury 14 2025", "2025-02-14T00:00:00Z"),
+    ("Januarry 2 2020", "2020-01-02T00:00:00Z"),     # a letter added,
+    ("Novenber 5 1990", "1990-11-05T00:00:00Z"),     # a letter changed
 ]
 REFUSED = [
     ("May 4 1999 running", "'running' is neither a month nor a time"),
@@ -40,6 +45,9 @@ REFUSED = [
     ("25:00 on May 4 1999", "25:00:00 is not a time of day"),
     ("May 4 1999 !", "cannot read '!'"),
     ("", "it is empty"),
+    ("Match 4 1999", "'match' is neither a month nor a time"),  # short names are not guessed
+    ("Fbruray 14 2025", "'fbruray' is neither a month nor a time"),  # two slips
+    ("Augusta 4 1999", "'augusta' is neither a month nor a time"),
 ]
 
 
@@ -59,6 +67,7 @@ def test_a_request_offers_its_longest_dates():
         "noon on May 4 1999"]
     assert copying.datesWritten("go to 2010/09/12 then to March 1 2011 at 3pm") == ["2010/09/12", "March 1 2011 at 3pm"]
     assert copying.datesWritten("fly to Lima") == []
+    assert copying.datesWritten("set the date to Febuary 14 2025") == ["Febuary 14 2025"]
 
 
 def test_a_written_date_is_required_and_copied_otherwise_removed():

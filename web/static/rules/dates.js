@@ -4,7 +4,7 @@
 // "x-copy": true is written as a span of the request that reads as one date (copying.js offers the longest such
 // spans), and parseWhen turns it into '1999-05-04T12:00:00Z'. Understood: ISO dates with or without a time
 // ("2029-12-08T12:45:00Z", "2030-03-24 02:00", "2010/09/12"), a month name or its first three letters with a day
-// (ordinals too) and a four-digit year in any order, and at most one time of day ("noon", "midnight", "4:45am",
+// (ordinals too; a long month name also with one typing slip) and a four-digit year in any order, and at most one time of day ("noon", "midnight", "4:45am",
 // "2 pm", "14:30", "14:30 UTC"), joined by "at", "on", "of", "the" and commas; only "the" may start a date and none
 // may end one. Times are UTC. Contract tests: tests/test_dates.py.
 
@@ -36,9 +36,27 @@ function hourOf(hour, half) {
   return (Number(hour) % 12) + (half.startsWith("p") ? 12 : 0);
 }
 
+// Whether `typed` is `name` with at most one slip: a letter left out, added or changed, or two neighbours swapped.
+function oneSlipFrom(typed, name) {
+  if (Math.abs(typed.length - name.length) > 1) return false;
+  let head = 0;
+  while (head < typed.length && head < name.length && typed[head] === name[head]) head++;
+  let tail = 0;
+  while (tail < typed.length - head && tail < name.length - head
+         && typed[typed.length - 1 - tail] === name[name.length - 1 - tail]) tail++;
+  const [a, b] = [typed.length - head - tail, name.length - head - tail];  // the letters that differ
+  if (a <= 1 && b <= 1) return true;
+  return a === 2 && b === 2 && typed[head] === name[head + 1] && typed[head + 1] === name[head];
+}
+
+// A month's number from its name, its first three letters or "sept"; a long name (seven letters or more:
+// "Febuary", "Septmber", "Decmber") also with one slip, when it is one month's alone. Shorter names are not guessed:
+// one slip from "march" or "june" is another word ("match", "tune").
 function monthNumber(word) {
   const i = MONTHS.findIndex((name, k) => word === name || word === name.slice(0, 3) || (k === 8 && word === "sept"));
-  return i < 0 ? null : i + 1;
+  if (i >= 0) return i + 1;
+  const near = MONTHS.flatMap((name, k) => (name.length >= 7 && oneSlipFrom(word, name) ? [k + 1] : []));
+  return near.length === 1 ? near[0] : null;
 }
 
 const pad = (n, width = 2) => String(n).padStart(width, "0");

@@ -88,7 +88,7 @@ def open_runs(args, domain):
 @contextlib.contextmanager
 def _demo_runs(args, domain, manifest: dict, adapter: dict | None):
     """The product's own path: the demo page answers and executes (DemoSession)."""
-    from evalharness.browser_session import DemoSession
+    from evalharness.browser_session import DemoSession, GivenRefused
 
     if args.temperature != 0:
         raise WebslmError("the demo page answers greedily: --backend browser needs --temperature 0 (or --parity / "
@@ -102,15 +102,17 @@ def _demo_runs(args, domain, manifest: dict, adapter: dict | None):
             raise WebslmError(f"the demo page is on domain {page_domain!r} (the adapter's), not --domain "
                               f"{domain.name!r}: evaluate {domain.name} records with an adapter of that domain")
 
-        def generate(messages_list: list[list[dict]]) -> list[Generation]:
+        def generate(messages_list: list[list[dict]], givens: list[tuple[str, ...]]) -> list[Generation]:
             out = []
-            for messages in messages_list:
+            for messages, given in zip(messages_list, givens):
                 system = messages[0]["content"] if messages and messages[0].get("role") == "system" else None
                 if system is not None and system != domain.system_prompt:
                     raise WebslmError("a record's system prompt differs from the domain's, and the demo page always "
                                       "sends the domain's: evaluate it with --parity or the torch backend")
                 try:
-                    result = session.submit(request_of(messages), timeout_s=args.example_timeout)
+                    result = session.submit(request_of(messages), timeout_s=args.example_timeout, given=given)
+                except GivenRefused as e:  # the test file's scene, not the model: stop and say which row
+                    raise WebslmError(f"{request_of(messages)!r}: {e}") from None
                 except WebslmError as e:  # a page crash or device loss fails this example, not the run
                     out.append(Generation("", None, error=str(e).splitlines()[0]))
                     continue
@@ -128,7 +130,7 @@ def _demo_runs(args, domain, manifest: dict, adapter: dict | None):
                 "path": "demo page (worker, web-llm, rulebook, executor)", "decode": args.decode, "gpu": session.gpu,
                 "engine_load_s": session.load_s,
                 **({"adapter": adapter["adapter_id"], "adapter_swap": swap} if adapter else {})}
-        yield [Run("browser", generate, chunk=1, info=info)]
+        yield [Run("browser", generate, chunk=1, info=info, takes_given=True)]
 
 
 def _read_adapter(adapter_dir: Path, bundle: Path, manifest: dict) -> dict:

@@ -19,6 +19,10 @@ WEBGPU_HELP = ("WebGPU is not available in this Chromium. Headless runs need the
                "from http://127.0.0.1.")
 
 
+class GivenRefused(WebslmError):
+    """A test record's `given` call that the page would not execute: the record is wrong, not the model."""
+
+
 class _PageSession:
     """One server over `models_dir` + one headless Chromium page on it, opened by `_open(path)`: the start-up and the
     error reporting both page drivers share. Use as a context manager.
@@ -160,13 +164,18 @@ class DemoSession(_PageSession):
             raise WebslmError(f"the demo page could not set adapter {adapter_id!r}: {result['error']}")
         return result["result"]
 
-    def submit(self, text: str, timeout_s: float = 0, decode: str | None = None) -> dict:
+    def submit(self, text: str, timeout_s: float = 0, decode: str | None = None, given: tuple[str, ...] = ()) -> dict:
         """Submit a command as the command box does; the page's log entry ({ok, call, error, stage, parsed, raw,
         usage, extra, domain}) and the globe afterwards ({camera, entities}). With timeout_s > 0 an answer still
         being generated then is interrupted (the entry then says the model failed). `decode` ("forced" | "plain")
-        overrides the session's for this command."""
-        return self._evaluate("""async ([text, timeoutS, decode]) => {
+        overrides the session's for this command. The scene is cleared first, then `given` (JSON texts of calls) is
+        executed without the model; GivenRefused if the page refuses one."""
+        result = self._evaluate("""async ([text, timeoutS, decode, given]) => {
             window.webslm.clear();
+            for (const [i, call] of given.entries()) {
+              const done = window.webslm.execute(call);
+              if (!done.ok) return { givenError: `given[${i}] ${call}: ${done.stage}: ${done.error}` };
+            }
             let timer = null;
             if (timeoutS > 0) timer = setTimeout(() => window.webslm.interrupt(), timeoutS * 1000);
             const started = performance.now();
@@ -178,4 +187,7 @@ class DemoSession(_PageSession):
                               raw: raw ?? '', usage: usage || null, extra: extra || {}, domain },
                      wall_s: (performance.now() - started) / 1000,
                      page: { camera: s.camera, entities: s.entities, sceneMode: s.sceneMode, domain: s.domain } };
-        }""", [text, timeout_s, decode])
+        }""", [text, timeout_s, decode, list(given)])
+        if "givenError" in result:
+            raise GivenRefused(result["givenError"])
+        return result

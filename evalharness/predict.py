@@ -8,6 +8,8 @@ A backend is a plain function `generate(list_of_messages) -> list[Generation]`, 
 
 from __future__ import annotations
 
+import json
+
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,9 @@ class Run:
     generate: Backend
     info: dict = field(default_factory=dict)
     chunk: int | None = None  # prompts per generate() call; 1 for backends that answer one at a time
+    # generate(messages_list, givens) with each example's `given` calls: backends with a scene (the demo page) set
+    # the scene up with them before the request; the others have no scene and are called without
+    takes_given: bool = False
 
 
 class EvaluationInterrupted(Exception):
@@ -60,6 +65,9 @@ class EvaluationInterrupted(Exception):
 # A record with "expect": "refusal" (and an output that cannot execute, e.g. a place that does not exist) is scored
 # right when the product refuses it and wrong when anything executes: the "never act confidently wrong" cases.
 EXPECT_KEY, REFUSAL = "expect", "refusal"
+# A record's "given": the tool calls that made the scene the request speaks of ("move the lid" needs a lid), executed
+# without the model before the request where a backend has a scene (the demo page), each as the page executes it.
+GIVEN_KEY = "given"
 GAZETTEER_GAP_KEY = "gazetteer_gap"  # a row whose reference names places the gazetteer lacks: their names
 
 
@@ -70,6 +78,7 @@ class Example:
     system: str
     reference_text: str
     expect_refusal: bool = False
+    given: tuple[str, ...] = ()  # JSON texts of the calls that set the scene up
 
 
 def load_examples(path: Path, system_prompt: str, limit: int | None = None) -> list[Example]:
@@ -95,7 +104,14 @@ def load_examples(path: Path, system_prompt: str, limit: int | None = None) -> l
         if expect not in (None, REFUSAL):
             problems.append(Problem(line.where, EXPECT_KEY, f"{expect!r}: the only expectation is {REFUSAL!r}"))
             continue
-        examples.append(Example(line.where, instruction, system, output, expect == REFUSAL))
+        given = line.record.get(GIVEN_KEY, [])
+        if not isinstance(given, list) or not all(isinstance(c, dict) and isinstance(c.get("tool"), str)
+                                                  for c in given):
+            problems.append(Problem(line.where, GIVEN_KEY, "expected a list of tool calls "
+                                                           '({"tool": ..., "arguments": {...}})'))
+            continue
+        examples.append(Example(line.where, instruction, system, output, expect == REFUSAL,
+                                tuple(json.dumps(c) for c in given)))
     if problems:
         raise ProblemsError(problems, f"{path}: {len(problems)} bad record(s)")
     if not examples:
@@ -177,7 +193,7 @@ def _generate_rows(examples, references, run, domain, chunk, bar, rows, record) 
         messages = [[{"role": "system", "content": ex.system}, {"role": "user", "content": ex.instruction}]
                     for ex in batch]
         began = time.perf_counter()
-        generations = run.generate(messages)
+        generations = run.generate(messages, [ex.given for ex in batch]) if run.takes_given else run.generate(messages)
         if len(generations) != len(batch):
             raise RuntimeError(f"backend {run.name} returned {len(generations)} answers for {len(batch)} prompts")
         here = [i for i, gen in enumerate(generations) if gen.outcome is None]

@@ -205,6 +205,23 @@ def test_eval_rejects_a_bad_test_file_before_loading_a_model(tmp_path):
     assert main(["eval", str(bad), "--model", "/nonexistent/model", "--out", str(tmp_path / "o")]) == 2
 
 
+def test_a_record_s_given_calls_are_read_and_a_bad_given_is_named(tmp_path):
+    from evalharness.predict import load_examples
+    from webslm.errors import ProblemsError
+
+    call = {"tool": "createBox", "arguments": {"width": 1, "depth": 1, "height": 1, "name": "lid"}}
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps({"instruction": "move the lid up 5", "given": [call],
+                                "output": '{"tool": "move", "arguments": {"target": "lid", "dz": 5}}'}) + "\n")
+    (example,) = load_examples(good, "system")
+    assert [json.loads(c) for c in example.given] == [call]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(good.read_text() + json.dumps({"instruction": "x", "output": "{}", "given": {"tool": "t"}}) + "\n")
+    with pytest.raises(ProblemsError) as e:
+        load_examples(bad, "system")
+    assert [(p.where, p.field) for p in e.value.problems] == [(f"{bad}:2", "given")]
+
+
 def test_eval_endpoint_against_our_serve_api(tmp_path, domain, tiny):
     from evalharness.predict import evaluate_runs
     from evalharness.endpoint import endpoint_backend

@@ -22,6 +22,11 @@ def test_browser_eval_writes_predictions_metrics_and_speed(tmp_path):
     model = make_tiny_model(tmp_path / "tiny", arch="qwen2", seed=4)
     bundle = convert_model(model, tmp_path / "bundles" / "tiny-q4f32_1", "q4f32_1", model_id="tiny-q4f32_1")
     test_file = write_tiny_dataset(tmp_path / "test.jsonl", n=3)
+    # the first command speaks of a scene: its given call runs first, without the model
+    records = [json.loads(line) for line in test_file.read_text().splitlines()]
+    given = {"tool": "addPoint", "arguments": {"longitude": 10.5, "latitude": 20.5, "name": "given point"}}
+    records[0]["given"] = [given]
+    test_file.write_text("".join(json.dumps(r) + "\n" for r in records))
     out = tmp_path / "eval"
     # its own process: Playwright's sync API allows one driver per thread and pytest's browser is already running
     proc = subprocess.run([sys.executable, "-m", "webslm.cli", "eval", str(test_file), "--backend", "browser",
@@ -30,6 +35,9 @@ def test_browser_eval_writes_predictions_metrics_and_speed(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 3
+    named = [[e for e in row["page"]["entities"] if e["name"] == "given point"] for row in rows]
+    assert [len(n) for n in named] == [1, 0, 0], "the given scene is made before its command, and cleared after"
+    assert (named[0][0]["longitude"], named[0][0]["latitude"]) == pytest.approx((10.5, 20.5))
     for row in rows:
         assert row["stage"] != "backend", row["reason"]  # the engine answered every example
         # the page's own path: it recorded the globe after the command, and what it executed is what it says
@@ -45,6 +53,22 @@ def test_browser_eval_writes_predictions_metrics_and_speed(tmp_path):
     assert metrics["speed"]["decode_tokens_per_s"]["median"] > 0
     report = (out / "report.md").read_text()
     assert "decode_tokens_per_s" in report and (out / "speed.png").stat().st_size > 1000
+
+
+def test_a_given_call_the_page_refuses_stops_the_evaluation_naming_the_command(tmp_path):
+    from convert.bundle import convert_model
+
+    model = make_tiny_model(tmp_path / "tiny", arch="qwen2", seed=4)
+    bundle = convert_model(model, tmp_path / "bundles" / "tiny-q4f32_1", "q4f32_1", model_id="tiny-q4f32_1")
+    test_file = write_tiny_dataset(tmp_path / "test.jsonl", n=1)
+    record = json.loads(test_file.read_text())
+    record["given"] = [{"tool": "addPoint", "arguments": {"longitude": 500, "latitude": 0}}]
+    test_file.write_text(json.dumps(record) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "webslm.cli", "eval", str(test_file), "--backend", "browser",
+                           "--bundle", str(bundle), "--out", str(tmp_path / "eval"), "--max-new-tokens", "8",
+                           "--quiet"], capture_output=True, text=True, timeout=1500)
+    assert proc.returncode != 0 and "given[0]" in proc.stderr and "longitude" in proc.stderr, proc.stderr[-2000:]
+    assert record["instruction"] in proc.stderr
 
 
 def test_browser_eval_needs_a_bundle(tmp_path):

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from conftest import edited_domain
-from rules import colors, copying, emission
+from rules import colors, copying, emission, spelling
 from webslm.domain import load_domain
 from webslm.errors import WebslmError
 from webslm.rulebook import request_of
@@ -133,7 +133,7 @@ def test_generated_answers_satisfy_their_request_schema(name):
                 assert output["arguments"]["duration"] % 60 == 0, record
                 continue
             words = set(re.findall(r"[a-z]+", record["instruction"].lower()))
-            short_slip = any(len(c) in (3, 4) and c not in words and copying.editDistance(w, c) == 1
+            short_slip = any(len(c) in (3, 4) and c not in words and spelling.editDistance(w, c) == 1
                              for w in words for c in cues if isinstance(c, str) and " " not in c)
             assert (short_slip or re.search(r"[0-9] in negative", record["instruction"])
                     or announcing & set(" ".join(_places(output)).lower().split())), record

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules import copying
+from rules import spelling
 from webslm.domain import load_domain
 
 ROUTE = "hey, plot a polygon around Las Vegas / Shunyi / arabi / Ongole / Cologne / Rio de Janeiro extruded to 150 m"
@@ -29,7 +29,7 @@ def resolve_copied(rules, name, request):
     ("", "abc", 3), ("kitten", "sitting", 3),
 ])
 def test_edit_distance(a, b, distance):
-    assert copying.editDistance(a, b) == distance == copying.editDistance(b, a)
+    assert spelling.editDistance(a, b) == distance == spelling.editDistance(b, a)
 
 
 @pytest.mark.parametrize("written, meant", [

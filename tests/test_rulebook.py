@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from rules import colors, copying, dates, grounding, locations, quantities
+from rules import colors, copying, dates, grounding, locations, quantities, spelling
 from tests.test_dataset_generate import _locations as _located  # the location objects in a call
 from webslm import REPO_ROOT
 from webslm.domain import load_domain
@@ -273,7 +273,7 @@ def test_colours_and_dates_a_request_names():
 
 
 def test_edit_distance():
-    assert [copying.editDistance(a, b) for a, b in [("orgole", "ongole"), ("", "abc"), ("kitten", "sitting"),
+    assert [spelling.editDistance(a, b) for a, b in [("orgole", "ongole"), ("", "abc"), ("kitten", "sitting"),
                                                     ("rio de janiero", "rio de janeiro")]] == [1, 3, 3, 1]
 
 

@@ -23,9 +23,11 @@ import * as emission from "../web/static/rules/emission.js";
 import * as grounding from "../web/static/rules/grounding.js";
 import * as locations from "../web/static/rules/locations.js";
 import * as quantities from "../web/static/rules/quantities.js";
+import * as spelling from "../web/static/rules/spelling.js";
 import { Rulebook, parseAnswer } from "../web/static/rules/rulebook.js";
 
-const MODULES = { colors, copying, dates, emission, grounding, locations, quantities, rulebook: { parseAnswer } };
+const MODULES = { colors, copying, dates, emission, grounding, locations, quantities, spelling,
+                  rulebook: { parseAnswer } };
 const rulebooks = new Map();  // key -> Rulebook
 const gazetteers = new Map();  // path -> Gazetteer
 

@@ -47,6 +47,7 @@ import { COLOR_PATTERN, CSS_COLOR_NAMES } from "./colors.js";
 import { BARE_KEY, COPY_KEY, CUES_KEY, DIRECTION_KEY, GAP, HALF_KEY, LABEL_KEY, PLACE_COPY } from "./emission.js";
 import { LENGTH_UNITS } from "./quantities.js";
 import { WHEN_FORMAT, isWhen } from "./dates.js";
+import { editDistance } from "./spelling.js";
 import {
   COMMON_WORDS, COORDINATE_KEYS, MAX_SPAN_WORDS, SPAN_EDGES, SPAN_EDGES_BUT_APOSTROPHES,
   coordinatePairs, correctedFrom, escapeRegExp, listedLocations, mayNamePlace, overlaps, placeLikeSpans, retracted,
@@ -315,24 +316,6 @@ const inBounds = (node, n) => (node.minimum ?? n) <= n && n <= (node.maximum ?? 
 export function datesWritten(text) {
   const dates = requestSpans(text, MAX_DATE_WORDS).filter(isWhen);
   return dates.filter((s) => !dates.some((longer) => longer !== s && longer.includes(s)));
-}
-
-// Edit distance over UTF-16 code units, a swap of two neighbouring letters counting as one edit ("caleld" is one slip
-// from "called"; optimal string alignment).
-export function editDistance(a, b) {
-  let before = null;
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      let d = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] !== b[j - 1] ? 1 : 0));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2] + 1);
-      current.push(d);
-    }
-    before = previous;
-    previous = current;
-  }
-  return previous[b.length];
 }
 
 const HEX = /^#([0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$/;

@@ -8,6 +8,8 @@
 // "2 pm", "14:30", "14:30 UTC"), joined by "at", "on", "of", "the" and commas; only "the" may start a date and none
 // may end one. Times are UTC. Contract tests: tests/test_dates.py.
 
+import { editDistance } from "./spelling.js";
+
 export const WHEN_FORMAT = "when";
 
 const MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -36,26 +38,13 @@ function hourOf(hour, half) {
   return (Number(hour) % 12) + (half.startsWith("p") ? 12 : 0);
 }
 
-// Whether `typed` is `name` with at most one slip: a letter left out, added or changed, or two neighbours swapped.
-function oneSlipFrom(typed, name) {
-  if (Math.abs(typed.length - name.length) > 1) return false;
-  let head = 0;
-  while (head < typed.length && head < name.length && typed[head] === name[head]) head++;
-  let tail = 0;
-  while (tail < typed.length - head && tail < name.length - head
-         && typed[typed.length - 1 - tail] === name[name.length - 1 - tail]) tail++;
-  const [a, b] = [typed.length - head - tail, name.length - head - tail];  // the letters that differ
-  if (a <= 1 && b <= 1) return true;
-  return a === 2 && b === 2 && typed[head] === name[head + 1] && typed[head + 1] === name[head];
-}
-
 // A month's number from its name, its first three letters or "sept"; a long name (seven letters or more:
 // "Febuary", "Septmber", "Decmber") also with one slip, when it is one month's alone. Shorter names are not guessed:
 // one slip from "march" or "june" is another word ("match", "tune").
 function monthNumber(word) {
   const i = MONTHS.findIndex((name, k) => word === name || word === name.slice(0, 3) || (k === 8 && word === "sept"));
   if (i >= 0) return i + 1;
-  const near = MONTHS.flatMap((name, k) => (name.length >= 7 && oneSlipFrom(word, name) ? [k + 1] : []));
+  const near = MONTHS.flatMap((name, k) => (name.length >= 7 && editDistance(word, name) <= 1 ? [k + 1] : []));
   return near.length === 1 ? near[0] : null;
 }
 

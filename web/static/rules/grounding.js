@@ -6,12 +6,13 @@
 // so the executed call is always the tool schema with numbers. Contract tests: tests/test_grounding.py.
 
 import { COLOR_FORMAT, canonicalColor, isColor } from "./colors.js";
-import { editDistance, requestSpans } from "./copying.js";
+import { requestSpans } from "./copying.js";
 import { COPY_KEY, FRAME_KEY } from "./emission.js";
 import { isDateTime, parseWhen } from "./dates.js";
 import { COMMON_WORDS, COORDINATE_KEYS, PLACE_KEY } from "./locations.js";
 import { UNIT_KEY, convertQuantity } from "./quantities.js";
 import { show } from "./show.js";
+import { editDistance } from "./spelling.js";
 
 const GAZETTEER_FORMAT = "webslm-gazetteer/2";
 

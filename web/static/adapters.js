@@ -33,8 +33,7 @@ async function fetchKept(url, onBytes = () => {}) {
     pieces.push(r.value);
     onBytes(r.value.byteLength);
   }
-  const bytes = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  pieces.reduce((at, p) => { bytes.set(p, at); return at + p.byteLength; }, 0);
+  const bytes = new Uint8Array(await new Blob(pieces).arrayBuffer());
   if (cache) await cache.put(url, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
   return { bytes, network: true };
 }
